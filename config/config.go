@@ -1,0 +1,150 @@
+// Package config reads Stacker's configuration from the environment. Every
+// setting has a default that works for `go run .`; a malformed value stops
+// startup with an error naming the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Services are the upstream services, in the order they are listed to people.
+func Services() []string {
+	return []string{"patients", "insurers", "cases", "staff", "doctors", "clinics", "appointments", "documents"}
+}
+
+// Config is Stacker's configuration.
+type Config struct {
+	// Addr is where the gateway listens (STACKER_ADDR).
+	Addr string
+	// ServiceURLs maps each service to its base URL. Empty means "start the
+	// embedded demo services"; otherwise all eight are set.
+	ServiceURLs map[string]string
+	// DemoLatency slows every embedded demo service call (STACKER_DEMO_LATENCY).
+	DemoLatency time.Duration
+
+	LogLevel  slog.Level // STACKER_LOG_LEVEL: debug, info, warn, error
+	LogFormat string     // STACKER_LOG_FORMAT: text or json
+
+	UpstreamAttemptTimeout time.Duration // STACKER_UPSTREAM_TIMEOUT
+	UpstreamRetries        int           // STACKER_UPSTREAM_RETRIES
+	UpstreamMaxIdleConns   int           // STACKER_UPSTREAM_MAX_IDLE_CONNS (per service)
+	LoaderWait             time.Duration // STACKER_LOADER_WAIT
+	QueryCacheSize         int           // STACKER_QUERY_CACHE_SIZE
+	ShutdownTimeout        time.Duration // STACKER_SHUTDOWN_TIMEOUT
+	// DebugAddr, when set, serves pprof and process figures on a separate
+	// listener for operators and the load command (STACKER_DEBUG_ADDR).
+	DebugAddr string
+}
+
+// Embedded reports whether the gateway should start its own demo services.
+func (c Config) Embedded() bool { return len(c.ServiceURLs) == 0 }
+
+// EnvName is the variable holding a service's base URL.
+func EnvName(service string) string {
+	return "STACKER_" + strings.ToUpper(service) + "_URL"
+}
+
+// Load reads the configuration through getenv. All problems are reported at
+// once, each naming its variable.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:                   "127.0.0.1:8080",
+		LogLevel:               slog.LevelInfo,
+		LogFormat:              "text",
+		UpstreamAttemptTimeout: 5 * time.Second,
+		UpstreamRetries:        2,
+		UpstreamMaxIdleConns:   256,
+		LoaderWait:             500 * time.Microsecond,
+		QueryCacheSize:         1000,
+		ShutdownTimeout:        10 * time.Second,
+	}
+	var errs []error
+	if v := getenv("STACKER_ADDR"); v != "" {
+		c.Addr = v
+	}
+	c.DebugAddr = getenv("STACKER_DEBUG_ADDR")
+	duration := func(name string, dst *time.Duration, allowZero bool) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !allowZero) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid duration (examples: 5ms, 2s)", name, v))
+			return
+		}
+		*dst = d
+	}
+	integer := func(name string, dst *int, lo, hi int) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number from %d to %d", name, v, lo, hi))
+			return
+		}
+		*dst = n
+	}
+	duration("STACKER_DEMO_LATENCY", &c.DemoLatency, true)
+	duration("STACKER_UPSTREAM_TIMEOUT", &c.UpstreamAttemptTimeout, false)
+	duration("STACKER_LOADER_WAIT", &c.LoaderWait, false)
+	duration("STACKER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, false)
+	integer("STACKER_UPSTREAM_RETRIES", &c.UpstreamRetries, 0, 10)
+	integer("STACKER_UPSTREAM_MAX_IDLE_CONNS", &c.UpstreamMaxIdleConns, 1, 100000)
+	integer("STACKER_QUERY_CACHE_SIZE", &c.QueryCacheSize, 1, 1000000)
+
+	if v := getenv("STACKER_LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("STACKER_LOG_LEVEL: %q is not one of debug, info, warn, error", v))
+		}
+	}
+	if v := getenv("STACKER_LOG_FORMAT"); v != "" {
+		if v != "text" && v != "json" {
+			errs = append(errs, fmt.Errorf("STACKER_LOG_FORMAT: %q is not text or json", v))
+		}
+		c.LogFormat = v
+	}
+
+	urls := map[string]string{}
+	var missing []string
+	for _, s := range Services() {
+		name := EnvName(s)
+		v := getenv(name)
+		if v == "" {
+			missing = append(missing, name)
+			continue
+		}
+		if err := checkURL(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		urls[s] = strings.TrimRight(v, "/")
+	}
+	switch {
+	case len(urls) == 0:
+		// Embedded demo services.
+	case len(missing) > 0:
+		errs = append(errs, fmt.Errorf("service URLs: when any STACKER_<SERVICE>_URL is set, all eight must be; missing %s", strings.Join(missing, ", ")))
+	default:
+		c.ServiceURLs = urls
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL such as http://patients.internal:3000", v)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/demo"
+)
+
+// serveDemo runs only the demo services, so a benchmark can run them in a
+// process of their own and count the gateway's CPU alone. It prints one
+// STACKER_<SERVICE>_URL=... line per service (ready for `env $(cat file)`)
+// and STACKER_DEMO_STATS_URL, where the load command reads request counts.
+func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg, stderr)
+	svcs := demo.New(demo.NewStore(), demo.Options{Latency: cfg.DemoLatency, Logger: log})
+	urls, err := svcs.Start(ctx, "127.0.0.1")
+	if err != nil {
+		return fmt.Errorf("starting demo services: %w", err)
+	}
+	defer svcs.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for demo stats: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"requests": svcs.Snapshot()})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	for _, s := range config.Services() {
+		fmt.Fprintf(stdout, "%s=%s\n", config.EnvName(s), urls[s])
+	}
+	fmt.Fprintf(stdout, "STACKER_DEMO_STATS_URL=http://%s/stats\n", ln.Addr())
+	log.Info("demo services running", "latency", cfg.DemoLatency.String())
+	<-ctx.Done()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("stopping", slog.String("cause", err.Error()))
+	}
+	return nil
+}

@@ -1,0 +1,502 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sizes of the seeded data set. Ids of every entity start at 1 and are dense.
+const (
+	NumPatients = 1000
+	NumInsurers = 20
+	NumCases    = 5000
+	NumStaff    = 30
+	NumDoctors  = 200
+	NumClinics  = 40
+)
+
+// Limits of the contract.
+const (
+	MaxIDs         = 100 // ids (or foreign keys) one request may name
+	MaxPerPage     = 100 // largest per_page of GET /cases
+	DefaultPerPage = 25
+	MaxLimit       = 50 // largest limit of the patients and doctors searches
+	DefaultLimit   = 10
+)
+
+// ErrNotFound is returned by writes that name a row that does not exist.
+var ErrNotFound = errors.New("demo: not found")
+
+// ValidationError is a failed write: messages keyed by field, in the shape of
+// the services' 422 body ({"errors": {"field": ["message"]}}).
+type ValidationError struct {
+	Fields map[string][]string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("demo: validation failed:")
+	for _, f := range slices.Sorted(maps.Keys(e.Fields)) {
+		fmt.Fprintf(&b, " %s %s;", f, strings.Join(e.Fields[f], ", "))
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+func (e *ValidationError) add(field, msg string) {
+	if e.Fields == nil {
+		e.Fields = make(map[string][]string)
+	}
+	e.Fields[field] = append(e.Fields[field], msg)
+}
+
+// err returns e as an error, or nil when nothing failed.
+func (e *ValidationError) err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// SeedBase is the fixed instant the seeded timestamps are relative to: every
+// seeded created_at, updated_at and uploaded_at is at or before it, so a
+// write stamped with the wall clock sorts after all seeded rows.
+func SeedBase() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// Store is the seeded data of all eight services; safe for concurrent use.
+//
+// Rows are kept in slices indexed by id-1 (ids are dense), which serves as the
+// by-id index. Patients, insurers, staff, doctors, clinics and documents never
+// change after NewStore and are read without locking; cases and appointments
+// change through UpdateCase and CreateAppointment and are guarded by mu.
+type Store struct {
+	patients   []Patient
+	nameKeys   []string // lower-cased "first last" per patient, for search
+	insurers   []Insurer
+	staff      []StaffMember
+	doctors    []Doctor
+	clinics    []Clinic
+	documents  []Document
+	docsByCase [][]int64 // by case id-1, ascending document ids
+	// casesByPatient is immutable: a case never changes patient.
+	casesByPatient     [][]int64 // by patient id-1, ascending case ids
+	doctorsBySpecialty map[string][]int64
+
+	mu        sync.RWMutex
+	cases     []Case
+	caseOrder []int64 // case ids in list order: updated_at desc, id desc
+	// caseFilters mirrors the filterable fields of cases (by id-1) in 16
+	// bytes a case, so ListCases scans 80 KB instead of every Case.
+	caseFilters  []caseFilter
+	appointments []Appointment
+	apptsByCase  [][]int64 // by case id-1, ascending appointment ids
+}
+
+// NewStore builds the seeded data. Every call returns an identical, independent
+// store, so tests that write do not disturb each other.
+func NewStore() *Store {
+	s := &Store{}
+	seed(s)
+	s.buildIndexes()
+	return s
+}
+
+func (s *Store) buildIndexes() {
+	s.nameKeys = make([]string, len(s.patients))
+	for i, p := range s.patients {
+		s.nameKeys[i] = strings.ToLower(p.FirstName + " " + p.LastName)
+	}
+	s.casesByPatient = make([][]int64, len(s.patients))
+	for _, c := range s.cases {
+		s.casesByPatient[c.PatientID-1] = append(s.casesByPatient[c.PatientID-1], c.ID)
+	}
+	s.caseOrder = make([]int64, len(s.cases))
+	s.caseFilters = make([]caseFilter, len(s.cases))
+	for i := range s.cases {
+		s.caseOrder[i] = int64(i + 1)
+		s.caseFilters[i] = filterOf(&s.cases[i])
+	}
+	slices.SortFunc(s.caseOrder, func(a, b int64) int {
+		ca, cb := &s.cases[a-1], &s.cases[b-1]
+		return compareCaseOrder(ca.UpdatedAt, ca.ID, cb.UpdatedAt, cb.ID)
+	})
+}
+
+// caseFilter is what ListCases filters on: the status as a bit (see
+// statusBit) and the assignee id, 0 when unassigned (ids start at 1).
+type caseFilter struct {
+	status   uint8
+	assignee int64
+}
+
+func filterOf(c *Case) caseFilter {
+	f := caseFilter{status: statusBit(c.Status)}
+	if c.AssigneeID != nil {
+		f.assignee = *c.AssigneeID
+	}
+	return f
+}
+
+// statusBit maps a case status to its bit in a status mask; 0 for an
+// unknown status, which therefore matches nothing.
+func statusBit(status string) uint8 {
+	switch status {
+	case StatusNew:
+		return 1
+	case StatusInReview:
+		return 2
+	case StatusWaitingForDocuments:
+		return 4
+	case StatusClosed:
+		return 8
+	}
+	return 0
+}
+
+// compareCaseOrder orders cases as GET /cases lists them: most recently
+// updated first, ties broken by the higher id first.
+func compareCaseOrder(aUpdated time.Time, aID int64, bUpdated time.Time, bID int64) int {
+	if c := bUpdated.Compare(aUpdated); c != 0 {
+		return c
+	}
+	switch {
+	case aID > bID:
+		return -1
+	case aID < bID:
+		return 1
+	}
+	return 0
+}
+
+func byID[T any](rows []T, id int64) (T, bool) {
+	if id < 1 || id > int64(len(rows)) {
+		var zero T
+		return zero, false
+	}
+	return rows[id-1], true
+}
+
+// pick returns the rows with the given ids, in ids order, skipping unknown ids.
+func pick[T any](rows []T, ids []int64) []T {
+	out := make([]T, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := byID(rows, id); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// gather returns the rows whose ids index lists under the given keys, ordered
+// by row id, each row once even when a key repeats.
+func gather[T any](rows []T, index [][]int64, keys []int64) []T {
+	var ids []int64
+	for _, k := range keys {
+		if k >= 1 && k <= int64(len(index)) {
+			ids = append(ids, index[k-1]...)
+		}
+	}
+	slices.Sort(ids)
+	return pick(rows, slices.Compact(ids))
+}
+
+// Patient returns the patient with the given id.
+func (s *Store) Patient(id int64) (Patient, bool) { return byID(s.patients, id) }
+
+// Insurer returns the insurer with the given id.
+func (s *Store) Insurer(id int64) (Insurer, bool) { return byID(s.insurers, id) }
+
+// StaffMember returns the staff member with the given id.
+func (s *Store) StaffMember(id int64) (StaffMember, bool) { return byID(s.staff, id) }
+
+// Doctor returns the doctor with the given id.
+func (s *Store) Doctor(id int64) (Doctor, bool) { return byID(s.doctors, id) }
+
+// Clinic returns the clinic with the given id.
+func (s *Store) Clinic(id int64) (Clinic, bool) { return byID(s.clinics, id) }
+
+// Document returns the document with the given id.
+func (s *Store) Document(id int64) (Document, bool) { return byID(s.documents, id) }
+
+// Case returns the case with the given id as it is now.
+func (s *Store) Case(id int64) (Case, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return byID(s.cases, id)
+}
+
+// Appointment returns the appointment with the given id.
+func (s *Store) Appointment(id int64) (Appointment, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return byID(s.appointments, id)
+}
+
+// Counts returns the number of rows of each service, keyed by service name.
+func (s *Store) Counts() map[string]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return map[string]int{
+		"patients":     len(s.patients),
+		"insurers":     len(s.insurers),
+		"cases":        len(s.cases),
+		"staff":        len(s.staff),
+		"doctors":      len(s.doctors),
+		"clinics":      len(s.clinics),
+		"appointments": len(s.appointments),
+		"documents":    len(s.documents),
+	}
+}
+
+func (s *Store) casesByIDs(ids []int64) []Case {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return pick(s.cases, ids)
+}
+
+func (s *Store) appointmentsByIDs(ids []int64) []Appointment {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return pick(s.appointments, ids)
+}
+
+// CasesByPatients returns the cases of the given patients, ordered by id.
+func (s *Store) CasesByPatients(patientIDs []int64) []Case {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return gather(s.cases, s.casesByPatient, patientIDs)
+}
+
+// AppointmentsByCase returns the appointments of one case, ordered by id.
+func (s *Store) AppointmentsByCase(caseID int64) []Appointment {
+	return s.AppointmentsByCases([]int64{caseID})
+}
+
+// AppointmentsByCases returns the appointments of the given cases, ordered by id.
+func (s *Store) AppointmentsByCases(caseIDs []int64) []Appointment {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return gather(s.appointments, s.apptsByCase, caseIDs)
+}
+
+// DocumentsByCase returns the documents of one case, ordered by id.
+func (s *Store) DocumentsByCase(caseID int64) []Document {
+	return s.DocumentsByCases([]int64{caseID})
+}
+
+// DocumentsByCases returns the documents of the given cases, ordered by id.
+func (s *Store) DocumentsByCases(caseIDs []int64) []Document {
+	return gather(s.documents, s.docsByCase, caseIDs)
+}
+
+// SearchPatients returns up to limit patients whose "first last" name contains
+// q, ignoring case, ordered by id.
+func (s *Store) SearchPatients(q string, limit int) []Patient {
+	q = strings.ToLower(q)
+	out := make([]Patient, 0, min(max(limit, 0), 16))
+	for i, key := range s.nameKeys {
+		if len(out) >= limit {
+			break
+		}
+		if strings.Contains(key, q) {
+			out = append(out, s.patients[i])
+		}
+	}
+	return out
+}
+
+// IsSpecialty reports whether name is one of Specialties.
+func (s *Store) IsSpecialty(name string) bool {
+	_, ok := s.doctorsBySpecialty[name] // seeded with every specialty
+	return ok
+}
+
+// DoctorsBySpecialty returns up to limit doctors of the specialty, best rated
+// first, ties broken by the lower id.
+func (s *Store) DoctorsBySpecialty(specialty string, limit int) []Doctor {
+	ids := s.doctorsBySpecialty[specialty]
+	return pick(s.doctors, ids[:min(max(limit, 0), len(ids))])
+}
+
+// ListCases returns one page of the cases whose status is one of statuses
+// (any status when empty; unknown statuses match nothing) and whose assignee
+// is *assigneeID (any when nil), ordered by updated_at desc then id desc, and
+// the number of matching cases. A page below 1 is treated as 1 and a perPage
+// below 1 as DefaultPerPage; the store itself does not cap perPage (the
+// service does).
+func (s *Store) ListCases(statuses []string, assigneeID *int64, page, perPage int) ([]Case, int) {
+	page = max(page, 1)
+	if perPage < 1 {
+		perPage = DefaultPerPage
+	}
+	skip := math.MaxInt // a page too far to compute is past the end
+	if page-1 <= math.MaxInt/perPage {
+		skip = (page - 1) * perPage
+	}
+
+	mask := uint8(0xff)
+	if len(statuses) > 0 {
+		mask = 0
+		for _, st := range statuses {
+			mask |= statusBit(st)
+		}
+	}
+	var assignee int64
+	if assigneeID != nil {
+		// 0 stands for "unassigned" in caseFilters; asking for id 0 must
+		// match nothing, as every other unknown id does.
+		if assignee = *assigneeID; assignee == 0 {
+			assignee = -1
+		}
+	}
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Case, 0, min(perPage, len(s.caseOrder)))
+	total := 0
+	for _, id := range s.caseOrder {
+		f := s.caseFilters[id-1]
+		if f.status&mask == 0 || assigneeID != nil && f.assignee != assignee {
+			continue
+		}
+		if total >= skip && len(out) < perPage {
+			out = append(out, s.cases[id-1])
+		}
+		total++
+	}
+	return out, total
+}
+
+// CasePatch is the change PATCH /cases/:id asks for. Nil fields are left
+// alone; SetAssignee distinguishes "assignee_id": null (unassign, with
+// AssigneeID nil) from an absent assignee_id.
+type CasePatch struct {
+	Status      *string
+	Priority    *string
+	SetAssignee bool
+	AssigneeID  *int64
+}
+
+// UpdateCase applies p to the case and stamps updated_at with now (truncated
+// to whole seconds, like the seeded data), which moves the case to the top of
+// the list order. It returns ErrNotFound for an unknown case and a
+// *ValidationError, changing nothing, when a field is invalid.
+func (s *Store) UpdateCase(id int64, p CasePatch, now time.Time) (Case, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := byID(s.cases, id)
+	if !ok {
+		return Case{}, ErrNotFound
+	}
+	c := old
+	var verr ValidationError
+	if p.Status != nil {
+		if isCaseStatus(*p.Status) {
+			c.Status = *p.Status
+		} else {
+			verr.add("status", "is not included in the list")
+		}
+	}
+	if p.Priority != nil {
+		if isCasePriority(*p.Priority) {
+			c.Priority = *p.Priority
+		} else {
+			verr.add("priority", "is not included in the list")
+		}
+	}
+	if p.SetAssignee {
+		switch {
+		case p.AssigneeID == nil:
+			c.AssigneeID = nil
+		case *p.AssigneeID < 1 || *p.AssigneeID > int64(len(s.staff)):
+			verr.add("assignee_id", "must exist")
+		default:
+			a := *p.AssigneeID // a fresh pointer: readers may hold the old one
+			c.AssigneeID = &a
+		}
+	}
+	if err := verr.err(); err != nil {
+		return Case{}, err
+	}
+	c.UpdatedAt = now.UTC().Truncate(time.Second)
+
+	// Move the case within caseOrder: find it by its old key, then insert it
+	// where its new key belongs. Both searches rely on caseOrder being sorted.
+	i := s.orderPosition(old.UpdatedAt, id)
+	s.caseOrder = slices.Delete(s.caseOrder, i, i+1)
+	s.cases[id-1] = c
+	s.caseFilters[id-1] = filterOf(&c)
+	j := s.orderPosition(c.UpdatedAt, id)
+	s.caseOrder = slices.Insert(s.caseOrder, j, id)
+	return c, nil
+}
+
+// orderPosition returns the index in caseOrder of the first case that does
+// not sort before the key (updated, id). Callers hold mu.
+func (s *Store) orderPosition(updated time.Time, id int64) int {
+	return sort.Search(len(s.caseOrder), func(i int) bool {
+		c := &s.cases[s.caseOrder[i]-1]
+		return compareCaseOrder(c.UpdatedAt, c.ID, updated, id) >= 0
+	})
+}
+
+// AppointmentInput is the body of POST /appointments as received. StartsAt is
+// the raw RFC 3339 string, so that "missing" and "unparseable" are validated
+// here with the other fields, in one place.
+type AppointmentInput struct {
+	CaseID   *int64
+	DoctorID *int64
+	StartsAt string
+}
+
+// CreateAppointment validates in against the store and now, and stores a new
+// scheduled appointment. It returns a *ValidationError keyed by field when the
+// case or doctor does not exist or starts_at is missing, unparseable or
+// before now.
+func (s *Store) CreateAppointment(in AppointmentInput, now time.Time) (Appointment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var verr ValidationError
+	switch {
+	case in.CaseID == nil:
+		verr.add("case_id", "can't be blank")
+	case *in.CaseID < 1 || *in.CaseID > int64(len(s.cases)):
+		verr.add("case_id", "must exist")
+	}
+	if in.DoctorID == nil {
+		verr.add("doctor_id", "can't be blank")
+	} else if _, ok := byID(s.doctors, *in.DoctorID); !ok {
+		verr.add("doctor_id", "must exist")
+	}
+	var startsAt time.Time
+	if in.StartsAt == "" {
+		verr.add("starts_at", "can't be blank")
+	} else if t, err := time.Parse(time.RFC3339, in.StartsAt); err != nil {
+		verr.add("starts_at", "is not a valid datetime")
+	} else if t.Before(now) {
+		verr.add("starts_at", "must be in the future")
+	} else {
+		startsAt = t.UTC()
+	}
+	if err := verr.err(); err != nil {
+		return Appointment{}, err
+	}
+	a := Appointment{
+		ID:       int64(len(s.appointments) + 1),
+		CaseID:   *in.CaseID,
+		DoctorID: *in.DoctorID,
+		StartsAt: startsAt,
+		Status:   AppointmentScheduled,
+	}
+	s.appointments = append(s.appointments, a)
+	// Each case's id list is its own array (built by append), so appending
+	// here cannot overwrite another case's list.
+	s.apptsByCase[a.CaseID-1] = append(s.apptsByCase[a.CaseID-1], a.ID)
+	return a, nil
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/resolvers"
+	"github.com/stacker/stacker/upstream"
+	"github.com/stacker/stacker/upstream/appointments"
+	"github.com/stacker/stacker/upstream/cases"
+	"github.com/stacker/stacker/upstream/clinics"
+	"github.com/stacker/stacker/upstream/doctors"
+	"github.com/stacker/stacker/upstream/documents"
+	"github.com/stacker/stacker/upstream/insurers"
+	"github.com/stacker/stacker/upstream/patients"
+	"github.com/stacker/stacker/upstream/staff"
+)
+
+// serve runs the gateway until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg, stderr)
+
+	urls := cfg.ServiceURLs
+	if cfg.Embedded() {
+		svcs := demo.New(demo.NewStore(), demo.Options{Latency: cfg.DemoLatency, Logger: log.With("component", "demo")})
+		urls, err = svcs.Start(ctx, "127.0.0.1")
+		if err != nil {
+			return fmt.Errorf("starting demo services: %w", err)
+		}
+		defer svcs.Close()
+	}
+
+	hc := upstream.NewHTTPClient(upstream.Options{
+		MaxIdleConnsPerHost: cfg.UpstreamMaxIdleConns,
+		AttemptTimeout:      cfg.UpstreamAttemptTimeout,
+		RetryMax:            retries(cfg.UpstreamRetries),
+		Logger:              log.With("component", "upstream"),
+	})
+	defer hc.CloseIdleConnections()
+	clients, err := newClients(urls, hc)
+	if err != nil {
+		return err
+	}
+	res := resolvers.New(resolvers.Deps{
+		Clients: clients,
+		Loaders: loaders.Options{Wait: cfg.LoaderWait},
+		Logger:  log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           routes(newGraphQLHandler(res, cfg), log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on %s (STACKER_DEBUG_ADDR): %w", cfg.DebugAddr, err)
+		}
+		servers = append(servers, &http.Server{Handler: debugRoutes(), ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, dln)
+	}
+
+	printBanner(stdout, ln.Addr(), listeners[1:], urls, cfg.Embedded())
+	log.Info("stacker started", "addr", ln.Addr().String(), "embedded_demo", cfg.Embedded())
+
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retries maps "0 retries" from the environment to the upstream package's
+// "no retries", whose zero value means "the default".
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newClients(urls map[string]string, hc *http.Client) (loaders.Clients, error) {
+	var c loaders.Clients
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var err error
+	c.Patients, err = patients.New(urls["patients"], hc)
+	check(err)
+	c.Insurers, err = insurers.New(urls["insurers"], hc)
+	check(err)
+	c.Cases, err = cases.New(urls["cases"], hc)
+	check(err)
+	c.Staff, err = staff.New(urls["staff"], hc)
+	check(err)
+	c.Doctors, err = doctors.New(urls["doctors"], hc)
+	check(err)
+	c.Clinics, err = clinics.New(urls["clinics"], hc)
+	check(err)
+	c.Appointments, err = appointments.New(urls["appointments"], hc)
+	check(err)
+	c.Documents, err = documents.New(urls["documents"], hc)
+	check(err)
+	return c, errors.Join(errs...)
+}
+
+// newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's
+// NewDefaultServer is meant for examples): the transports, a parsed-query
+// cache, introspection, the error presenter and per-operation loaders.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config) http.Handler {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	srv.Use(extension.Introspection{})
+	srv.SetErrorPresenter(res.ErrorPresenter)
+	srv.SetRecoverFunc(res.Recover)
+	srv.AroundOperations(res.AroundOperations)
+	srv.AroundResponses(resolvers.SortErrors)
+	return srv
+}
+
+// routes lists every route of the gateway.
+func routes(gql http.Handler, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	mux.Handle("GET /{$}", playground.Handler("Stacker", "/graphql"))
+	mux.Handle("GET /graphiql", playground.Handler("Stacker", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	return withRequestID(withAccessLog(mux, log))
+}
+
+// debugRoutes are for operators only and live on their own listener
+// (STACKER_DEBUG_ADDR), never on the public one: pprof and process figures
+// for the load command.
+func debugRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(processStats())
+	})
+	return mux
+}
+
+// stats is what the load command reads before and after a run.
+type stats struct {
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	MaxRSSBytes    int64   `json:"max_rss_bytes"`
+	HeapInuseBytes uint64  `json:"heap_inuse_bytes"`
+	Goroutines     int     `json:"goroutines"`
+}
+
+func processStats() stats {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return stats{
+		CPUSeconds:     tv(ru.Utime) + tv(ru.Stime),
+		MaxRSSBytes:    int64(ru.Maxrss) * 1024, // Linux reports KiB
+		HeapInuseBytes: ms.HeapInuse,
+		Goroutines:     runtime.NumGoroutine(),
+	}
+}
+
+// withRequestID gives every request an id: the client's X-Request-ID when it
+// sent a sane one, a random one otherwise. It is echoed in the response,
+// logged, and forwarded to every upstream call the request makes.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !saneRequestID(id) {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := upstream.WithRequestID(r.Context(), id)
+		if tp := r.Header.Get("traceparent"); tp != "" && len(tp) <= 64 {
+			ctx = upstream.WithTraceparent(ctx, tp)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		id, _ := upstream.RequestID(r.Context())
+		log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", id),
+		)
+	})
+}
+
+func printBanner(w io.Writer, addr net.Addr, debug []net.Listener, urls map[string]string, embedded bool) {
+	base := "http://" + displayAddr(addr)
+	fmt.Fprintf(w, "Stacker is ready\n")
+	fmt.Fprintf(w, "  GraphQL     %s/graphql\n", base)
+	fmt.Fprintf(w, "  Playground  %s/\n", base)
+	for _, d := range debug {
+		fmt.Fprintf(w, "  Debug       http://%s/debug/pprof/\n", displayAddr(d.Addr()))
+	}
+	if embedded {
+		fmt.Fprintf(w, "  Demo services (embedded):\n")
+	} else {
+		fmt.Fprintf(w, "  Services:\n")
+	}
+	for _, s := range config.Services() {
+		fmt.Fprintf(w, "    %-13s %s\n", s, urls[s])
+	}
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/demo"
+)
+
+// testEnv is a whole Stacker started by run() on :0, in front of the demo
+// services started by the test itself (so the test can count their calls and
+// inject faults), as an operator would point Stacker at real services.
+type testEnv struct {
+	URL    string // the GraphQL endpoint
+	Base   string // the gateway's base URL
+	Demo   *demo.Services
+	Store  *demo.Store
+	Faults *faults
+	Logs   *syncBuffer
+	HTTP   *http.Client
+}
+
+// faults injects failures per service through demo.Options.Middleware.
+type faults struct {
+	mu     sync.Mutex
+	status map[string]int // service -> status to answer every request with
+}
+
+func (f *faults) set(service string, status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if status == 0 {
+		delete(f.status, service)
+		return
+	}
+	f.status[service] = status
+}
+
+func (f *faults) middleware(service string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		code := f.status[service]
+		f.mu.Unlock()
+		if code != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			io.WriteString(w, `{"error":"injected failure at http://internal.example:3000/secret"}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// syncBuffer is an io.Writer tests can read while run() writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var graphqlURL = regexp.MustCompile(`GraphQL\s+(http://\S+)/graphql`)
+
+// startStacker starts the demo services and a gateway in front of them.
+// extraEnv overrides environment variables (a service URL set to "" is left
+// pointing at the demo service).
+func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
+	t.Helper()
+	f := &faults{status: map[string]int{}}
+	store := demo.NewStore()
+	svcs := demo.New(store, demo.Options{Middleware: f.middleware})
+	ctx, cancel := context.WithCancel(context.Background())
+	urls, err := svcs.Start(ctx, "127.0.0.1")
+	if err != nil {
+		cancel()
+		t.Fatalf("starting demo services: %v", err)
+	}
+	env := map[string]string{"STACKER_ADDR": "127.0.0.1:0", "STACKER_LOG_LEVEL": "debug"}
+	for _, s := range config.Services() {
+		env[config.EnvName(s)] = urls[s]
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"stacker"}, func(k string) string { return env[k] }, stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("run did not return after its context ended")
+		}
+		svcs.Close()
+	})
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := graphqlURL.FindStringSubmatch(stdout.String()); m != nil {
+			e := &testEnv{
+				URL: m[1] + "/graphql", Base: m[1], Demo: svcs, Store: store, Faults: f, Logs: stderr,
+				HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second},
+			}
+			t.Cleanup(e.HTTP.CloseIdleConnections)
+			return e
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before it was ready: %v\nstderr:\n%s", err, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready after 10s; stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (e gqlError) pathString() string {
+	var b strings.Builder
+	for i, p := range e.Path {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strings.Trim(strings.TrimSpace(jsonString(p)), `"`))
+	}
+	return b.String()
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// do posts a GraphQL operation and decodes data into out (when non-nil).
+func (e *testEnv) do(t testing.TB, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := e.HTTP.Post(e.URL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("decoding %q: %v", raw, err)
+	}
+	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatalf("decoding data %s: %v", r.Data, err)
+		}
+	}
+	return r.Errors
+}
+
+// mustDo is do for operations that must not fail.
+func (e *testEnv) mustDo(t testing.TB, query string, vars map[string]any, out any) {
+	t.Helper()
+	if errs := e.do(t, query, vars, out); len(errs) > 0 {
+		t.Fatalf("unexpected errors: %s", jsonString(errs))
+	}
+}
+
+// closedURL is a base URL nothing listens on: a service that is gone.
+func closedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,0 +1,131 @@
+// Package loaders holds the per-operation dataloaders: one per entity by id and
+// one per one-to-many relation by foreign key, each turning many lookups into
+// as few upstream calls as the services' 100-id limit allows.
+//
+// A Loaders set lives for one GraphQL operation (or one subscription event) and
+// is reached through the request context; it must never be shared between
+// operations, since its cache would then serve stale data.
+package loaders
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/stacker/stacker/graph/model"
+	"github.com/stacker/stacker/upstream"
+	"github.com/stacker/stacker/upstream/appointments"
+	"github.com/stacker/stacker/upstream/cases"
+	"github.com/stacker/stacker/upstream/clinics"
+	"github.com/stacker/stacker/upstream/doctors"
+	"github.com/stacker/stacker/upstream/documents"
+	"github.com/stacker/stacker/upstream/insurers"
+	"github.com/stacker/stacker/upstream/patients"
+	"github.com/stacker/stacker/upstream/staff"
+)
+
+// maxIDs is the services' limit on ids per request.
+const maxIDs = upstream.MaxIDs
+
+// Clients are the typed upstream clients the loaders read through.
+type Clients struct {
+	Patients     *patients.Client
+	Insurers     *insurers.Client
+	Cases        *cases.Client
+	Staff        *staff.Client
+	Doctors      *doctors.Client
+	Clinics      *clinics.Client
+	Appointments *appointments.Client
+	Documents    *documents.Client
+}
+
+// Options tunes the loaders.
+type Options struct {
+	// Wait is how long a Load waits for more keys before its batch goes out.
+	// Queries do not depend on it: the resolvers prefetch every level with
+	// LoadAll, which dispatches at once, so Load finds its key cached. It only
+	// batches lookups nothing prefetched, so it is kept short.
+	Wait time.Duration
+}
+
+// DefaultWait is the batch window for lookups that were not prefetched: long
+// enough for sibling resolvers that are already running to add their keys,
+// short against a service's own latency.
+const DefaultWait = 500 * time.Microsecond
+
+// Loaders is the set of dataloaders of one operation.
+type Loaders struct {
+	Patients *Loader[*model.Patient]
+	Insurers *Loader[*model.Insurer]
+	Cases    *Loader[*model.Case]
+	Staff    *Loader[*model.StaffMember]
+	Doctors  *Loader[*model.Doctor]
+	Clinics  *Loader[*model.Clinic]
+
+	CasesByPatient     *Loader[[]*model.Case]
+	AppointmentsByCase *Loader[[]*model.Appointment]
+	DocumentsByCase    *Loader[[]*model.Document]
+}
+
+// New builds a fresh set of loaders for one operation.
+func New(c Clients, o Options) *Loaders {
+	w := o.Wait
+	if w <= 0 {
+		w = DefaultWait
+	}
+	return &Loaders{
+		Patients: newLoader("patients", w, patientsByID(c.Patients), notFound[*model.Patient]("patients", "patient")),
+		Insurers: newLoader("insurers", w, insurersByID(c.Insurers), notFound[*model.Insurer]("insurers", "insurer")),
+		Cases:    newLoader("cases", w, casesByID(c.Cases), notFound[*model.Case]("cases", "case")),
+		Staff:    newLoader("staff", w, staffByID(c.Staff), notFound[*model.StaffMember]("staff", "staff member")),
+		Doctors:  newLoader("doctors", w, doctorsByID(c.Doctors), notFound[*model.Doctor]("doctors", "doctor")),
+		Clinics:  newLoader("clinics", w, clinicsByID(c.Clinics), notFound[*model.Clinic]("clinics", "clinic")),
+
+		CasesByPatient:     newLoader("cases", w, casesByPatient(c.Cases), none[*model.Case]),
+		AppointmentsByCase: newLoader("appointments", w, appointmentsByCase(c.Appointments), none[*model.Appointment]),
+		DocumentsByCase:    newLoader("documents", w, documentsByCase(c.Documents), none[*model.Document]),
+	}
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying l.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// FromContext returns the loaders of the operation ctx belongs to.
+func FromContext(ctx context.Context) (*Loaders, bool) {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	return l, ok && l != nil
+}
+
+// notFound makes the per-key result of an id the service does not know.
+func notFound[V any](service, what string) func(int) (V, error) {
+	return func(id int) (V, error) {
+		var zero V
+		return zero, &upstream.Error{Service: service, Kind: upstream.ErrNotFound, Message: what + " " + strconv.Itoa(id) + " not found"}
+	}
+}
+
+// none is the per-key result of a foreign key with no rows: an empty list.
+func none[V any](int) ([]V, error) { return []V{}, nil }
+
+// ids64 converts GraphQL-side ids to the services' int64 ids.
+func ids64(ids []int) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
+}
+
+// group builds the one-to-many map of a relation: rows by foreign key.
+func group[V any](n int, rows []V, fk func(V) int) map[int][]V {
+	m := make(map[int][]V, n)
+	for _, r := range rows {
+		k := fk(r)
+		m[k] = append(m[k], r)
+	}
+	return m
+}

@@ -1,0 +1,115 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stacker/stacker/graph/model"
+	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/upstream"
+	"github.com/stacker/stacker/upstream/appointments"
+	"github.com/stacker/stacker/upstream/cases"
+)
+
+func (r *Resolver) updateCase(ctx context.Context, in model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
+	var p cases.UpdateParams
+	if in.Status != nil {
+		s := model.EnumToUpstream(*in.Status)
+		p.Status = &s
+	}
+	if in.Priority != nil {
+		s := model.EnumToUpstream(*in.Priority)
+		p.Priority = &s
+	}
+	if id, set := in.AssigneeID.ValueOK(); set {
+		if id == nil {
+			p.Assignee = cases.Unassign()
+		} else {
+			p.Assignee = cases.Assign(int64(*id))
+		}
+	}
+	row, err := r.clients.Cases.Update(ctx, int64(in.ID), p)
+	if ue, ok := userErrors(err); ok {
+		return &model.UpdateCasePayload{UserErrors: ue}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("updating case %d: %w", in.ID, err)
+	}
+	c := loaders.Case(row)
+	l := r.loaders(ctx)
+	l.Cases.Prime(c.ID, c)
+	pl := newPlanner(ctx, l)
+	for _, f := range pl.collect(selections(ctx), "UpdateCasePayload") {
+		if f.Name == "case" {
+			pl.cases(ctx, []*model.Case{c}, f.Selections)
+		}
+	}
+	pl.wait()
+	return &model.UpdateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
+}
+
+func (r *Resolver) scheduleAppointment(ctx context.Context, in model.ScheduleAppointmentInput) (*model.ScheduleAppointmentPayload, error) {
+	row, err := r.clients.Appointments.Create(ctx, appointments.CreateParams{
+		CaseID:   int64(in.CaseID),
+		DoctorID: int64(in.DoctorID),
+		StartsAt: in.StartsAt,
+	})
+	if ue, ok := userErrors(err); ok {
+		return &model.ScheduleAppointmentPayload{UserErrors: ue}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scheduling appointment for case %d: %w", in.CaseID, err)
+	}
+	a := loaders.Appointment(row)
+	pl := newPlanner(ctx, r.loaders(ctx))
+	for _, f := range pl.collect(selections(ctx), "ScheduleAppointmentPayload") {
+		if f.Name == "appointment" {
+			pl.appointments(ctx, []*model.Appointment{a}, f.Selections)
+		}
+	}
+	pl.wait()
+	return &model.ScheduleAppointmentPayload{Appointment: a, UserErrors: []*model.UserError{}}, nil
+}
+
+// userErrors turns a service's 422 into the payload's user errors, pointing
+// each at the input field it concerns (assignee_id -> ["input", "assigneeId"]).
+// Messages about the record as a whole ("base") get no field.
+func userErrors(err error) ([]*model.UserError, bool) {
+	var ve *upstream.ValidationError
+	if !errors.As(err, &ve) {
+		return nil, false
+	}
+	fields := make([]string, 0, len(ve.Fields))
+	for f := range ve.Fields {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	var out []*model.UserError
+	for _, f := range fields {
+		var path []string
+		if f != "base" {
+			path = []string{"input", camel(f)}
+		}
+		for _, msg := range ve.Fields[f] {
+			out = append(out, &model.UserError{Field: path, Message: msg})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, &model.UserError{Message: "the " + ve.Service + " service refused the change"})
+	}
+	return out, true
+}
+
+// camel turns a service's snake_case field name into the schema's camelCase.
+func camel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}

@@ -1,0 +1,172 @@
+package resolvers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stacker/stacker/graph/model"
+	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/upstream"
+	"github.com/stacker/stacker/upstream/cases"
+)
+
+// Limits of the list arguments. The services cap a page at 100 cases and a
+// search at 50 rows; Stacker fetches larger case pages in parallel chunks.
+const (
+	maxCasesFirst  = 1000
+	maxSearchFirst = 50
+	casesPageSize  = upstream.MaxIDs
+)
+
+// lookup is a single-entity root field: the entity comes from the root
+// prefetch (one call per service for all such fields of the operation), and
+// the relations below it are prefetched level by level.
+func lookup[V any](ctx context.Context, r *Resolver, l *loaders.Loader[V], id int,
+	below func(*planner, context.Context, []V, ast.SelectionSet),
+) (V, error) {
+	r.prefetchRoot(ctx)
+	v, err := l.Load(ctx, id)
+	if err != nil || below == nil {
+		return v, err
+	}
+	p := newPlanner(ctx, r.loaders(ctx))
+	below(p, ctx, []V{v}, selections(ctx))
+	p.wait()
+	return v, nil
+}
+
+// listCases serves Query.cases. The cases service pages by number with at
+// most 100 per page, while the connection pages by cursor (an offset) with
+// any `first`: an aligned page of up to 100 is one call; anything else is
+// the 100-case pages that cover it, fetched in parallel.
+func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, assigneeID *int, first *int, after *string) (*model.CaseConnection, error) {
+	n := 25
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > maxCasesFirst {
+		return nil, badInput("first must be between 0 and %d, got %d", maxCasesFirst, n)
+	}
+	offset := 0
+	if after != nil {
+		o, err := model.DecodeCursor(*after)
+		if err != nil {
+			return nil, badInput("after is not a cursor from this API: %q", *after)
+		}
+		offset = o + 1
+	}
+	params := cases.ListParams{Statuses: make([]string, len(status))}
+	for i, s := range status {
+		params.Statuses[i] = model.EnumToUpstream(s)
+	}
+	if assigneeID != nil {
+		id := int64(*assigneeID)
+		params.AssigneeID = &id
+	}
+
+	perPage, firstPage, lastPage := casesPageSize, offset/casesPageSize+1, (offset+n-1)/casesPageSize+1
+	switch {
+	case n == 0:
+		perPage, firstPage, lastPage = 1, 1, 1 // only totalCount is wanted
+	case n <= casesPageSize && offset%n == 0:
+		perPage, firstPage, lastPage = n, offset/n+1, offset/n+1
+	}
+	pages := make([]cases.Page, lastPage-firstPage+1)
+	errs := make([]error, len(pages))
+	var wg sync.WaitGroup
+	for i := range pages {
+		wg.Go(func() {
+			p := params
+			p.Page, p.PerPage = firstPage+i, perPage
+			pages[i], errs[i] = r.clients.Cases.List(ctx, p)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("listing cases: %w", err)
+		}
+	}
+
+	conn := &model.CaseConnection{TotalCount: pages[0].Meta.Total, Offset: offset}
+	if n > 0 {
+		skip := offset - (firstPage-1)*perPage
+		for _, pg := range pages {
+			for _, c := range pg.Cases {
+				if skip > 0 {
+					skip--
+					continue
+				}
+				if len(conn.Nodes) < n {
+					conn.Nodes = append(conn.Nodes, loaders.Case(c))
+				}
+			}
+		}
+	}
+
+	l := r.loaders(ctx)
+	for _, c := range conn.Nodes {
+		l.Cases.Prime(c.ID, c)
+	}
+	p := newPlanner(ctx, l)
+	p.caseConnection(ctx, conn.Nodes, selections(ctx))
+	p.wait()
+	return conn, nil
+}
+
+func (r *Resolver) searchPatients(ctx context.Context, query string, first *int) ([]*model.Patient, error) {
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxSearchFirst {
+		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
+	}
+	if query == "" {
+		return nil, badInput("query must not be empty")
+	}
+	rows, err := r.clients.Patients.Search(ctx, query, n)
+	if err != nil {
+		return nil, fmt.Errorf("searching patients: %w", err)
+	}
+	l := r.loaders(ctx)
+	out := make([]*model.Patient, len(rows))
+	for i := range rows {
+		out[i] = loaders.Patient(rows[i])
+		l.Patients.Prime(out[i].ID, out[i])
+	}
+	p := newPlanner(ctx, l)
+	p.patients(ctx, out, selections(ctx))
+	p.wait()
+	return out, nil
+}
+
+func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error) {
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxSearchFirst {
+		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
+	}
+	if specialty == "" {
+		return nil, badInput("specialty must not be empty")
+	}
+	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, n)
+	if err != nil {
+		return nil, fmt.Errorf("listing doctors by specialty: %w", err)
+	}
+	l := r.loaders(ctx)
+	out := make([]*model.Doctor, len(rows))
+	for i := range rows {
+		out[i] = loaders.Doctor(rows[i])
+		l.Doctors.Prime(out[i].ID, out[i])
+	}
+	p := newPlanner(ctx, l)
+	p.doctors(ctx, out, selections(ctx))
+	p.wait()
+	return out, nil
+}

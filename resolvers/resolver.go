@@ -1,0 +1,61 @@
+// Package resolvers holds the GraphQL resolvers: the Resolver root with every
+// dependency the gateway needs, thin resolver bodies that read through the
+// per-operation loaders, the prefetch planner that makes each level of a query
+// one batched call per service, and the error presenter that maps Go errors to
+// GraphQL errors once.
+package resolvers
+
+//go:generate go tool gqlgen generate
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/stacker/stacker/loaders"
+)
+
+// Deps are the Resolver's dependencies; run() builds them.
+type Deps struct {
+	Clients loaders.Clients
+	Loaders loaders.Options
+	Logger  *slog.Logger
+}
+
+// Resolver is the root of all resolvers. It holds no per-request state: that
+// lives in the operation's context (see AroundOperations).
+type Resolver struct {
+	clients loaders.Clients
+	opts    loaders.Options
+	log     *slog.Logger
+}
+
+// New returns the resolver root.
+func New(d Deps) *Resolver {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Resolver{clients: d.Clients, opts: d.Loaders, log: log}
+}
+
+// AroundOperations gives every operation its own loaders. It runs per
+// operation rather than per HTTP request because one WebSocket connection
+// carries many operations, and a cache must not outlive its operation.
+func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
+	ctx = withOperationState(ctx)
+	return next(ctx)
+}
+
+// loaders returns the operation's loaders. Their absence is a wiring bug, not
+// a user error: the panic becomes an INTERNAL error for the field and a log
+// line with the stack.
+func (r *Resolver) loaders(ctx context.Context) *loaders.Loaders {
+	l, ok := loaders.FromContext(ctx)
+	if !ok {
+		panic("resolvers: no loaders in context: AroundOperations is not installed")
+	}
+	return l
+}

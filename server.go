@@ -1,0 +1,65 @@
+// Command stacker is the GraphQL gateway in front of the case-management
+// services. `go run .` starts it with embedded demo services; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stacker:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a wrong command line: exit code 2, as flag does.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage: stacker [command]
+
+commands:
+  serve   run the gateway (the default); with no STACKER_<SERVICE>_URL set it
+          starts the eight demo services in the same process
+  demo    run only the eight demo services, printing their URLs as
+          STACKER_<SERVICE>_URL=... lines (for benchmarks that must count
+          the gateway's CPU alone)
+  load    closed-loop load against a running gateway (go run . load -h)
+`
+
+// run is the whole program: main only supplies the process's environment, so
+// tests can start a complete server with their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout, stderr)
+	case "demo":
+		return serveDemo(ctx, getenv, stdout, stderr)
+	case "load":
+		return runLoad(ctx, args[2:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+	}
+}

@@ -1,0 +1,84 @@
+// Package appointments is the typed client for the appointments service:
+// the appointments of a batch of cases, and booking one. It knows nothing of
+// GraphQL.
+package appointments
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/stacker/stacker/upstream"
+)
+
+// Statuses of an appointment.
+const (
+	StatusScheduled = "scheduled"
+	StatusCompleted = "completed"
+	StatusCancelled = "cancelled"
+)
+
+// Appointment is an appointment as the service sends it.
+type Appointment struct {
+	ID       int64     `json:"id"`
+	CaseID   int64     `json:"case_id"`
+	DoctorID int64     `json:"doctor_id"`
+	StartsAt time.Time `json:"starts_at"`
+	Status   string    `json:"status"` // one of the Status constants
+}
+
+// CreateParams books a doctor for a case. StartsAt is sent in UTC.
+type CreateParams struct {
+	CaseID   int64
+	DoctorID int64
+	StartsAt time.Time
+}
+
+// Client calls the appointments service. It is safe for concurrent use.
+type Client struct {
+	svc *upstream.Service
+}
+
+// New returns a client for the appointments service at baseURL, sending
+// through the shared hc (see upstream.NewHTTPClient).
+func New(baseURL string, hc *http.Client) (*Client, error) {
+	svc, err := upstream.NewService("appointments", baseURL, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{svc: svc}, nil
+}
+
+// AppointmentsByCaseIDs returns the appointments of the given cases, in any
+// order. At most upstream.MaxIDs case ids; none makes no call.
+func (c *Client) AppointmentsByCaseIDs(ctx context.Context, caseIDs []int64) ([]Appointment, error) {
+	as, err := upstream.GetByIDs[Appointment](ctx, c.svc, "/appointments", "case_ids", caseIDs, "appointments")
+	if err != nil {
+		return nil, fmt.Errorf("appointments: by case ids: %w", err)
+	}
+	return as, nil
+}
+
+type createBody struct {
+	Appointment createAppointment `json:"appointment"`
+}
+
+type createAppointment struct {
+	CaseID   int64     `json:"case_id"`
+	DoctorID int64     `json:"doctor_id"`
+	StartsAt time.Time `json:"starts_at"`
+}
+
+// Create books an appointment. It is sent once, never retried; a refusal is
+// an *upstream.ValidationError.
+func (c *Client) Create(ctx context.Context, p CreateParams) (Appointment, error) {
+	body := createBody{Appointment: createAppointment{
+		CaseID: p.CaseID, DoctorID: p.DoctorID, StartsAt: p.StartsAt.UTC(),
+	}}
+	a, err := upstream.SendOne[Appointment](ctx, c.svc, http.MethodPost, "/appointments", body, "appointment")
+	if err != nil {
+		return Appointment{}, fmt.Errorf("appointments: create: %w", err)
+	}
+	return a, nil
+}
