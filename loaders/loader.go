@@ -55,7 +55,7 @@ func (l *Loader[V]) Load(ctx context.Context, key int) (V, error) {
 // chunks of the service's id limit, in parallel; keys already cached or in
 // flight are shared.
 func (l *Loader[V]) LoadAll(ctx context.Context, keys []int) ([]V, []error) {
-	thunks, todo := l.cache.claim(keys)
+	thunks, todo := l.cache.claim(keys, nil)
 	if len(todo) > 0 {
 		results := l.batch(ctx, todo)
 		l.cache.settle(todo, results)
@@ -131,19 +131,29 @@ type PanicError struct {
 func (e *PanicError) Error() string { return fmt.Sprintf("%s: panic in fetch: %v", e.Service, e.Value) }
 
 // cache is the dataloader Cache of one Loader. Unlike dataloader's map cache it
-// can claim a set of keys atomically, so LoadAll and Load never fetch the same
-// key twice.
+// can claim a set of keys atomically, so LoadAll, Prefetch and Load never
+// fetch the same key twice.
 type cache[V any] struct {
 	mu      sync.Mutex
 	entries map[int]dataloader.Thunk[V]
 	pending map[int]*pendingResult[V]
 }
 
-// pendingResult is a value LoadAll is fetching; done closes when it is set.
+// pendingResult is a value being fetched by LoadAll or Prefetch. It becomes
+// known in two steps: fetched closes when the value is set, for the
+// Prefetch calls that hold it (they claim the level below from it); done
+// closes when they all have, and only then do field resolvers see it.
 type pendingResult[V any] struct {
-	done chan struct{}
-	val  V
-	err  error
+	fetched chan struct{}
+	done    chan struct{}
+	holds   sync.WaitGroup
+	val     V
+	err     error
+}
+
+func (p *pendingResult[V]) early() (V, error) {
+	<-p.fetched
+	return p.val, p.err
 }
 
 func newCache[V any]() *cache[V] {
@@ -151,17 +161,26 @@ func newCache[V any]() *cache[V] {
 }
 
 // claim returns a thunk for every key and the unique keys nobody has fetched
-// yet; the caller must settle those.
-func (c *cache[V]) claim(keys []int) (thunks []dataloader.Thunk[V], todo []int) {
+// yet; the caller must settle those. With held non-nil, keys that another
+// caller is still fetching are held: their results stay hidden from field
+// resolvers until the caller releases them, and held receives them.
+func (c *cache[V]) claim(keys []int, held map[int]*pendingResult[V]) (thunks []dataloader.Thunk[V], todo []int) {
 	thunks = make([]dataloader.Thunk[V], len(keys))
+	var ours map[int]bool // keys claimed by this call: never held by it
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, k := range keys {
 		if t, ok := c.entries[k]; ok {
+			if p, inFlight := c.pending[k]; inFlight && held != nil && !ours[k] {
+				if _, dup := held[k]; !dup {
+					p.holds.Add(1)
+					held[k] = p
+				}
+			}
 			thunks[i] = t
 			continue
 		}
-		p := &pendingResult[V]{done: make(chan struct{})}
+		p := &pendingResult[V]{fetched: make(chan struct{}), done: make(chan struct{})}
 		t := func() (V, error) {
 			<-p.done
 			return p.val, p.err
@@ -173,18 +192,32 @@ func (c *cache[V]) claim(keys []int) (thunks []dataloader.Thunk[V], todo []int) 
 		c.pending[k] = p
 		thunks[i] = t
 		todo = append(todo, k)
+		if held != nil {
+			if ours == nil {
+				ours = make(map[int]bool)
+			}
+			ours[k] = true
+		}
 	}
 	return thunks, todo
 }
 
-// settle publishes the results of claimed keys to everyone waiting on them.
+// settle publishes the results of claimed keys: first to the Prefetch calls
+// holding them, then, once those have released them, to everyone.
 func (c *cache[V]) settle(keys []int, results []*dataloader.Result[V]) {
+	ps := make([]*pendingResult[V], len(keys))
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, k := range keys {
-		p := c.pending[k]
+		ps[i] = c.pending[k]
 		delete(c.pending, k)
+	}
+	c.mu.Unlock()
+	for i, p := range ps {
 		p.val, p.err = results[i].Data, results[i].Error
+		close(p.fetched)
+	}
+	for _, p := range ps {
+		p.holds.Wait()
 		close(p.done)
 	}
 }
@@ -196,7 +229,7 @@ func (c *cache[V]) Get(_ context.Context, k int) (dataloader.Thunk[V], bool) {
 	return t, ok
 }
 
-// Set keeps an entry that is already there: it may be a LoadAll in flight,
+// Set keeps an entry that is already there: it may be a fetch in flight,
 // which must not be replaced by a second fetch of the same key.
 func (c *cache[V]) Set(_ context.Context, k int, t dataloader.Thunk[V]) {
 	c.mu.Lock()
@@ -231,4 +264,53 @@ func (c *cache[V]) Clear() {
 // later Load of its key makes no call. A key already cached is left alone.
 func (l *Loader[V]) Prime(key int, v V) {
 	l.cache.Set(context.Background(), key, func() (V, error) { return v, nil })
+}
+
+// Prefetch claims keys now, fetches the ones nobody has fetched yet in the
+// background, and calls then with the values that loaded (errors stay in the
+// cache for the resolvers) before those values become visible to field
+// resolvers, including values another Prefetch is fetching. That order is
+// the point: then can claim the keys of the level below before a resolver,
+// woken by this level's values, asks for them, so no resolver ever falls
+// back to a batch window. then must not wait on public thunks (Load).
+//
+// then is always called exactly once (with no values when nothing loaded).
+func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V)) {
+	held := make(map[int]*pendingResult[V])
+	thunks, todo := l.cache.claim(keys, held)
+	go func() {
+		var results []*dataloader.Result[V]
+		defer func() {
+			l.cache.settle(todo, results)
+			for _, p := range held {
+				p.holds.Done()
+			}
+		}()
+		if len(todo) > 0 {
+			results = l.batch(ctx, todo)
+		}
+		mine := make(map[int]*dataloader.Result[V], len(todo))
+		for i, k := range todo {
+			mine[k] = results[i]
+		}
+		vals := make([]V, 0, len(keys))
+		for i, k := range keys {
+			var v V
+			var err error
+			if r, ok := mine[k]; ok {
+				v, err = r.Data, r.Error
+			} else if p, ok := held[k]; ok {
+				v, err = p.early()
+			} else {
+				v, err = thunks[i]() // settled before we came
+			}
+			if err == nil {
+				vals = append(vals, v)
+			}
+		}
+		// A panic in then must not take the process down from a background
+		// goroutine; the field resolvers still load what then did not claim.
+		defer func() { _ = recover() }()
+		then(vals)
+	}()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +232,107 @@ func TestPrime(t *testing.T) {
 	if n := len(r.calls()); n != 0 {
 		t.Errorf("%d fetches, want 0", n)
 	}
+}
+
+// Prefetch calls then with the loaded values before a Load of the same key
+// can see them: then claims the next level first.
+func TestPrefetchThenRunsBeforeValuesArePublic(t *testing.T) {
+	r := &recorder{limit: 1000}
+	l := newTestLoader(r)
+	thenDone := make(chan struct{})
+	var order []string
+	var mu sync.Mutex
+	l.Prefetch(context.Background(), []int{1, 2, 2, 1}, func(vals []string) {
+		mu.Lock()
+		order = append(order, "then:"+strings.Join(vals, ","))
+		mu.Unlock()
+		close(thenDone)
+	})
+	v, err := l.Load(context.Background(), 2)
+	mu.Lock()
+	order = append(order, "load:"+v)
+	mu.Unlock()
+	<-thenDone
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"then:v001,v002,v002,v001", "load:v002"}
+	if !slices.Equal(order, want) {
+		t.Errorf("order = %v, want %v", order, want)
+	}
+	if n := len(r.calls()); n != 1 {
+		t.Errorf("%d fetches, want 1", n)
+	}
+}
+
+// A second Prefetch of keys already in flight holds them: neither fetches
+// again, and the values stay hidden until both thens have run.
+func TestPrefetchHoldsKeysInFlight(t *testing.T) {
+	r := &recorder{limit: 1000, gate: make(chan struct{})}
+	l := newTestLoader(r)
+	firstThen := make(chan struct{})
+	secondThen := make(chan struct{})
+	releaseSecond := make(chan struct{})
+	l.Prefetch(context.Background(), []int{1, 2}, func([]string) { close(firstThen) })
+	l.Prefetch(context.Background(), []int{2, 3}, func(vals []string) {
+		if !slices.Equal(vals, []string{"v002", "v003"}) {
+			t.Errorf("second then got %v", vals)
+		}
+		close(secondThen)
+		<-releaseSecond
+	})
+	loaded := make(chan string)
+	go func() {
+		v, _ := l.Load(context.Background(), 2)
+		loaded <- v
+	}()
+	close(r.gate)
+	<-firstThen
+	<-secondThen
+	select {
+	case v := <-loaded:
+		t.Fatalf("Load saw %q while the second Prefetch still held it", v)
+	default:
+	}
+	close(releaseSecond)
+	if v := <-loaded; v != "v002" {
+		t.Errorf("Load = %q", v)
+	}
+	calls := r.calls()
+	if len(calls) != 2 || !slices.Equal(calls[0], []int{1, 2}) && !slices.Equal(calls[1], []int{1, 2}) {
+		t.Errorf("batches = %v, want [1 2] and [3]", calls)
+	}
+}
+
+func TestPrefetchFailuresAndPanics(t *testing.T) {
+	t.Run("fetch error", func(t *testing.T) {
+		r := &recorder{err: &upstream.Error{Service: "things", Kind: upstream.ErrUnavailable}}
+		l := newTestLoader(r)
+		got := make(chan []string, 1)
+		l.Prefetch(context.Background(), []int{1}, func(vals []string) { got <- vals })
+		if vals := <-got; len(vals) != 0 {
+			t.Errorf("then got %v, want nothing", vals)
+		}
+		if _, err := l.Load(context.Background(), 1); !errors.Is(err, upstream.ErrUnavailable) {
+			t.Errorf("Load = %v", err)
+		}
+	})
+	t.Run("panic in then", func(t *testing.T) {
+		r := &recorder{limit: 1000}
+		l := newTestLoader(r)
+		l.Prefetch(context.Background(), []int{1}, func([]string) { panic("planner bug") })
+		done := make(chan string)
+		go func() {
+			v, _ := l.Load(context.Background(), 1)
+			done <- v
+		}()
+		select {
+		case v := <-done:
+			if v != "v001" {
+				t.Errorf("Load = %q", v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a panic in then left the key unsettled")
+		}
+	})
 }

@@ -47,7 +47,6 @@ func (r *Resolver) updateCase(ctx context.Context, in model.UpdateCaseInput) (*m
 			pl.cases(ctx, []*model.Case{c}, f.Selections)
 		}
 	}
-	pl.wait()
 	return &model.UpdateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
 }
 
@@ -70,7 +69,6 @@ func (r *Resolver) scheduleAppointment(ctx context.Context, in model.ScheduleApp
 			pl.appointments(ctx, []*model.Appointment{a}, f.Selections)
 		}
 	}
-	pl.wait()
 	return &model.ScheduleAppointmentPayload{Appointment: a, UserErrors: []*model.UserError{}}, nil
 }
 

@@ -16,29 +16,30 @@ import (
 // window, so one level turns into several upstream calls (a plain gqlgen +
 // dataloader build of the case board made 25-45 calls per query at
 // concurrency 32 instead of 8). Instead, a resolver that produces a set of
-// entities walks the selection below it and loads every relation the client
-// asked for with LoadAll, which sends the whole, already complete key set at
-// once: one call per service per level (more only past the 100-id limit), each
-// level starting as soon as its parents have arrived. The field resolvers then
-// find their values in the loaders' cache. Load's own batching remains the
-// fallback for anything the planner does not cover.
+// entities walks the selection below it and claims every relation the client
+// asked for with the complete key set, which goes out at once: one call per
+// service per level (more only past the 100-id limit), each level starting as
+// soon as its own parents have arrived, not when the slowest branch of the
+// level above has.
+//
+// The root resolver does not wait for the tree: gqlgen starts resolving and
+// marshalling while deeper levels are still in flight, and each field
+// resolver's Load waits on its claimed key. Every level is claimed before the
+// level above becomes visible (see Loader.Prefetch), so a resolver never finds
+// its key unclaimed; Load's own batch window remains only as the fallback
+// for anything the planner does not cover.
 
-// planner prefetches the relations below a set of entities. Each relation runs
-// in its own goroutine as soon as its parents are known; wait blocks until the
-// whole tree is loaded. Errors are not returned: they sit in the loaders'
-// cache, and the field resolvers that need the value report them at the
-// right path.
+// planner prefetches the relations below a set of entities. Errors are not
+// returned: they sit in the loaders' cache, and the field resolvers that need
+// the value report them at the right path.
 type planner struct {
 	oc *graphql.OperationContext
 	l  *loaders.Loaders
-	wg sync.WaitGroup
 }
 
 func newPlanner(ctx context.Context, l *loaders.Loaders) *planner {
 	return &planner{oc: graphql.GetOperationContext(ctx), l: l}
 }
-
-func (p *planner) wait() { p.wg.Wait() }
 
 // collect returns the fields selected on typeName, with fragments, @skip and
 // @include applied.
@@ -46,32 +47,30 @@ func (p *planner) collect(sel ast.SelectionSet, typeName string) []graphql.Colle
 	return graphql.CollectFields(p.oc, sel, []string{typeName})
 }
 
-// loadAll loads keys with l and returns the values that loaded (errors stay
-// in the cache for the resolvers to report).
-func loadAll[V any](ctx context.Context, l *loaders.Loader[V], keys []int) []V {
+// prefetch claims keys in l at once and, when their values have loaded,
+// runs below on them (to claim the next level) before the field resolvers
+// waiting on those keys are released.
+func prefetch[V any](p *planner, ctx context.Context, l *loaders.Loader[V], keys []int, below func([]V)) {
 	if len(keys) == 0 {
-		return nil
+		return
 	}
-	vals, errs := l.LoadAll(ctx, keys)
-	if errs == nil {
-		return vals
-	}
-	ok := vals[:0:0]
-	for i, v := range vals {
-		if errs[i] == nil {
-			ok = append(ok, v)
+	l.Prefetch(ctx, keys, func(vals []V) {
+		if below != nil && len(vals) > 0 {
+			below(vals)
 		}
-	}
-	return ok
+	})
 }
 
-// loadLists is loadAll for one-to-many relations: it flattens the lists.
-func loadLists[V any](ctx context.Context, l *loaders.Loader[[]V], keys []int) []V {
-	var out []V
-	for _, list := range loadAll(ctx, l, keys) {
-		out = append(out, list...)
-	}
-	return out
+// prefetchLists is prefetch for one-to-many relations: below gets the
+// flattened lists.
+func prefetchLists[V any](p *planner, ctx context.Context, l *loaders.Loader[[]V], keys []int, below func([]V)) {
+	prefetch(p, ctx, l, keys, func(lists [][]V) {
+		var flat []V
+		for _, list := range lists {
+			flat = append(flat, list...)
+		}
+		below(flat)
+	})
 }
 
 // caseConnection prefetches below the nodes and edges of a case list.
@@ -101,7 +100,7 @@ func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.Selection
 			for i, c := range cs {
 				ids[i] = c.PatientID
 			}
-			p.wg.Go(func() { p.patients(ctx, loadAll(ctx, p.l.Patients, ids), f.Selections) })
+			prefetch(p, ctx, p.l.Patients, ids, func(ps []*model.Patient) { p.patients(ctx, ps, f.Selections) })
 		case "assignee":
 			ids := make([]int, 0, len(cs))
 			for _, c := range cs {
@@ -109,13 +108,13 @@ func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.Selection
 					ids = append(ids, *c.AssigneeID)
 				}
 			}
-			p.wg.Go(func() { loadAll(ctx, p.l.Staff, ids) })
+			prefetch(p, ctx, p.l.Staff, ids, nil)
 		case "appointments":
 			ids := caseIDs(cs)
-			p.wg.Go(func() { p.appointments(ctx, loadLists(ctx, p.l.AppointmentsByCase, ids), f.Selections) })
+			prefetchLists(p, ctx, p.l.AppointmentsByCase, ids, func(as []*model.Appointment) { p.appointments(ctx, as, f.Selections) })
 		case "documents":
 			ids := caseIDs(cs)
-			p.wg.Go(func() { p.documents(ctx, loadLists(ctx, p.l.DocumentsByCase, ids), f.Selections) })
+			prefetchLists(p, ctx, p.l.DocumentsByCase, ids, func(ds []*model.Document) { p.documents(ctx, ds, f.Selections) })
 		}
 	}
 }
@@ -139,13 +138,13 @@ func (p *planner) patients(ctx context.Context, ps []*model.Patient, sel ast.Sel
 			for i, pt := range ps {
 				ids[i] = pt.InsurerID
 			}
-			p.wg.Go(func() { loadAll(ctx, p.l.Insurers, ids) })
+			prefetch(p, ctx, p.l.Insurers, ids, nil)
 		case "cases":
 			ids := make([]int, len(ps))
 			for i, pt := range ps {
 				ids[i] = pt.ID
 			}
-			p.wg.Go(func() { p.cases(ctx, loadLists(ctx, p.l.CasesByPatient, ids), f.Selections) })
+			prefetchLists(p, ctx, p.l.CasesByPatient, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
 }
@@ -161,13 +160,13 @@ func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel
 			for i, a := range as {
 				ids[i] = a.DoctorID
 			}
-			p.wg.Go(func() { p.doctors(ctx, loadAll(ctx, p.l.Doctors, ids), f.Selections) })
+			prefetch(p, ctx, p.l.Doctors, ids, func(ds []*model.Doctor) { p.doctors(ctx, ds, f.Selections) })
 		case "case":
 			ids := make([]int, len(as))
 			for i, a := range as {
 				ids[i] = a.CaseID
 			}
-			p.wg.Go(func() { p.cases(ctx, loadAll(ctx, p.l.Cases, ids), f.Selections) })
+			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
 }
@@ -182,7 +181,7 @@ func (p *planner) doctors(ctx context.Context, ds []*model.Doctor, sel ast.Selec
 			for i, d := range ds {
 				ids[i] = d.ClinicID
 			}
-			p.wg.Go(func() { loadAll(ctx, p.l.Clinics, ids) })
+			prefetch(p, ctx, p.l.Clinics, ids, nil)
 		}
 	}
 }
@@ -197,7 +196,7 @@ func (p *planner) documents(ctx context.Context, ds []*model.Document, sel ast.S
 			for i, d := range ds {
 				ids[i] = d.CaseID
 			}
-			p.wg.Go(func() { p.cases(ctx, loadAll(ctx, p.l.Cases, ids), f.Selections) })
+			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
 }

@@ -34,7 +34,6 @@ func lookup[V any](ctx context.Context, r *Resolver, l *loaders.Loader[V], id in
 	}
 	p := newPlanner(ctx, r.loaders(ctx))
 	below(p, ctx, []V{v}, selections(ctx))
-	p.wait()
 	return v, nil
 }
 
@@ -113,7 +112,6 @@ func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, ass
 	}
 	p := newPlanner(ctx, l)
 	p.caseConnection(ctx, conn.Nodes, selections(ctx))
-	p.wait()
 	return conn, nil
 }
 
@@ -140,7 +138,6 @@ func (r *Resolver) searchPatients(ctx context.Context, query string, first *int)
 	}
 	p := newPlanner(ctx, l)
 	p.patients(ctx, out, selections(ctx))
-	p.wait()
 	return out, nil
 }
 
@@ -167,6 +164,5 @@ func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, fir
 	}
 	p := newPlanner(ctx, l)
 	p.doctors(ctx, out, selections(ctx))
-	p.wait()
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,9 @@ const (
 	// maxBodyBytes caps how much of a successful response is read, so a
 	// hostile or broken upstream cannot exhaust the gateway's memory.
 	maxBodyBytes = 32 << 20
+	// maxPooledBuffer: a buffer grown past this by an unusually large
+	// answer is dropped rather than kept in the pool.
+	maxPooledBuffer = 1 << 20
 	// maxErrorBodyBytes caps how much of an error response is read.
 	maxErrorBodyBytes = 64 << 10
 	// drainBytes is how much unread body is discarded before closing, so
@@ -35,6 +39,8 @@ type Service struct {
 	base    string // absolute http(s) URL without a trailing slash
 	hc      *http.Client
 	maxBody int64
+	bufs    *sync.Pool // *bytes.Buffer for response bodies
+	types   *sync.Map  // envelopeKey -> reflect.Type, see keyed.unmarshal
 }
 
 // NewService checks that baseURL is an absolute http or https URL with a host
@@ -68,6 +74,8 @@ func NewService(name, baseURL string, hc *http.Client) (*Service, error) {
 		base:    strings.TrimRight(u.String(), "/"),
 		hc:      hc,
 		maxBody: maxBodyBytes,
+		bufs:    &sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		types:   &sync.Map{},
 	}, nil
 }
 
@@ -136,17 +144,27 @@ func (s *Service) do(ctx context.Context, method, rawURL string, body io.Reader,
 	return s.statusError(method, rawURL, resp)
 }
 
-// decode reads the body straight into out through a size limit.
+// decode reads the body, through a size limit, into a pooled buffer and
+// unmarshals it into out. Reading first lets json.Unmarshal work on one
+// slice instead of a Decoder refilling and growing its own buffer.
 func (s *Service) decode(ctx context.Context, method, rawURL string, resp *http.Response, out any) error {
 	lr := &io.LimitedReader{R: resp.Body, N: s.maxBody + 1}
-	dec := json.NewDecoder(lr)
-	var err error
-	if k, ok := out.(*keyed); ok {
-		err = k.decode(dec)
-	} else {
-		err = dec.Decode(out)
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			s.bufs.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(lr)
+	if err == nil && lr.N > 0 {
+		if k, ok := out.(*keyed); ok {
+			err = k.unmarshal(s.types, buf.Bytes())
+		} else {
+			err = json.Unmarshal(buf.Bytes(), out)
+		}
 	}
-	if err == nil {
+	if err == nil && lr.N > 0 {
 		return nil
 	}
 	e := &Error{
