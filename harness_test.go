@@ -29,6 +29,9 @@ type testEnv struct {
 	Faults *faults
 	Logs   *syncBuffer
 	HTTP   *http.Client
+	// Stop ends run's context and returns what run returned (it is also
+	// called at cleanup; calling it twice is fine).
+	Stop func() error
 }
 
 // faults injects failures per service through demo.Options.Middleware.
@@ -90,12 +93,13 @@ func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 	f := &faults{status: map[string]int{}}
 	store := demo.NewStore()
 	svcs := demo.New(store, demo.Options{Middleware: f.middleware})
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, err := svcs.Start(ctx, "127.0.0.1")
+	// The demo services outlive the gateway, so a test can see the gateway
+	// finish in-flight requests while it shuts down.
+	urls, err := svcs.Start(context.Background(), "127.0.0.1")
 	if err != nil {
-		cancel()
 		t.Fatalf("starting demo services: %v", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{"STACKER_ADDR": "127.0.0.1:0", "STACKER_LOG_LEVEL": "debug"}
 	for _, s := range config.Services() {
 		env[config.EnvName(s)] = urls[s]
@@ -106,24 +110,31 @@ func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"stacker"}, func(k string) string { return env[k] }, stdout, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
+	var stopOnce sync.Once
+	var stopErr error
+	stop := func() error {
+		stopOnce.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(15 * time.Second):
+				stopErr = errors.New("run did not return after its context ended")
 			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("run did not return after its context ended")
+			svcs.Close()
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run returned %v", err)
 		}
-		svcs.Close()
 	})
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if m := graphqlURL.FindStringSubmatch(stdout.String()); m != nil {
 			e := &testEnv{
-				URL: m[1] + "/graphql", Base: m[1], Demo: svcs, Store: store, Faults: f, Logs: stderr,
+				URL: m[1] + "/graphql", Base: m[1], Demo: svcs, Store: store, Faults: f, Logs: stderr, Stop: stop,
 				HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second},
 			}
 			t.Cleanup(e.HTTP.CloseIdleConnections)

@@ -61,8 +61,8 @@ func DecodeCursor(cursor string) (int, error) {
 		return 0, ErrBadCursor
 	}
 	offset, err := strconv.Atoi(n)
-	if err != nil || offset < 0 {
-		return 0, ErrBadCursor
+	if err != nil || offset < 0 || EncodeCursor(offset) != cursor {
+		return 0, ErrBadCursor // only the canonical form: one cursor per position
 	}
 	return offset, nil
 }
