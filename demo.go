@@ -25,7 +25,15 @@ func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr i
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := newLogger(cfg, stderr)
-	svcs := demo.New(demo.NewStore(), demo.Options{Latency: cfg.DemoLatency, Logger: log})
+	faults, err := demo.ParseFaults(cfg.DemoFaults)
+	if err != nil {
+		return fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
+	}
+	svcs := demo.New(demo.NewStore(), demo.Options{
+		Latency:    cfg.DemoLatency,
+		Logger:     log,
+		Middleware: demo.NewFaultInjector(faults).Middleware,
+	})
 	urls, err := svcs.Start(ctx, "127.0.0.1")
 	if err != nil {
 		return fmt.Errorf("starting demo services: %w", err)

@@ -22,11 +22,13 @@ import (
 // services started by the test itself (so the test can count their calls and
 // inject faults), as an operator would point Stacker at real services.
 type testEnv struct {
-	URL    string // the GraphQL endpoint
-	Base   string // the gateway's base URL
+	URL    string            // the GraphQL endpoint
+	URLs   map[string]string // the demo services' base URLs
+	Base   string            // the gateway's base URL
 	Demo   *demo.Services
 	Store  *demo.Store
-	Faults *faults
+	Faults *faults             // whole-service status overrides (500, 503, 429)
+	Inject *demo.FaultInjector // rates, latency, dropped connections
 	Logs   *syncBuffer
 	HTTP   *http.Client
 	// Stop ends run's context and returns what run returned (it is also
@@ -91,8 +93,11 @@ var graphqlURL = regexp.MustCompile(`GraphQL\s+(http://\S+)/graphql`)
 func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 	t.Helper()
 	f := &faults{status: map[string]int{}}
+	inject := demo.NewFaultInjector(nil)
 	store := demo.NewStore()
-	svcs := demo.New(store, demo.Options{Middleware: f.middleware})
+	svcs := demo.New(store, demo.Options{Middleware: func(service string, next http.Handler) http.Handler {
+		return f.middleware(service, inject.Middleware(service, next))
+	}})
 	// The demo services outlive the gateway, so a test can see the gateway
 	// finish in-flight requests while it shuts down.
 	urls, err := svcs.Start(context.Background(), "127.0.0.1")
@@ -134,7 +139,7 @@ func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 	for {
 		if m := graphqlURL.FindStringSubmatch(stdout.String()); m != nil {
 			e := &testEnv{
-				URL: m[1] + "/graphql", Base: m[1], Demo: svcs, Store: store, Faults: f, Logs: stderr, Stop: stop,
+				URL: m[1] + "/graphql", URLs: urls, Base: m[1], Demo: svcs, Store: store, Faults: f, Inject: inject, Logs: stderr, Stop: stop,
 				HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second},
 			}
 			t.Cleanup(e.HTTP.CloseIdleConnections)
@@ -198,6 +203,13 @@ func (e *testEnv) do(t testing.TB, query string, vars map[string]any, out any) [
 		}
 	}
 	return r.Errors
+}
+
+// doAt posts a GraphQL query to any endpoint.
+func doAt(t testing.TB, url, query string, out any) []gqlError {
+	t.Helper()
+	e := &testEnv{URL: url, HTTP: http.DefaultClient}
+	return e.do(t, query, nil, out)
 }
 
 // mustDo is do for operations that must not fail.

@@ -37,6 +37,25 @@ type Config struct {
 	LoaderWait             time.Duration // STACKER_LOADER_WAIT
 	QueryCacheSize         int           // STACKER_QUERY_CACHE_SIZE
 	ShutdownTimeout        time.Duration // STACKER_SHUTDOWN_TIMEOUT
+	// OperationTimeout is the deadline of every query and mutation; every
+	// upstream call it makes inherits it (STACKER_OPERATION_TIMEOUT).
+	OperationTimeout time.Duration
+	// ServiceTimeouts overrides UpstreamAttemptTimeout per service
+	// (STACKER_<SERVICE>_TIMEOUT).
+	ServiceTimeouts map[string]time.Duration
+	// UpstreamMaxInFlight caps concurrent calls per service
+	// (STACKER_UPSTREAM_MAX_IN_FLIGHT; 0 means no cap).
+	UpstreamMaxInFlight int
+	// RetryBudget is the retries a service may get per call over time
+	// (STACKER_RETRY_BUDGET; 0 disables retries).
+	RetryBudget float64
+	// BreakerFailures consecutive failed calls open a service's circuit
+	// breaker for BreakerOpenFor (STACKER_BREAKER_FAILURES, STACKER_BREAKER_OPEN_FOR).
+	BreakerFailures int
+	BreakerOpenFor  time.Duration
+	// DemoFaults is the fault specification for the demo services
+	// (STACKER_DEMO_FAULTS), e.g. "patients:fail=0.2,doctors:latency=300ms".
+	DemoFaults string
 	// DebugAddr, when set, serves pprof and process figures on a separate
 	// listener for operators and the load command (STACKER_DEBUG_ADDR).
 	DebugAddr string
@@ -63,12 +82,19 @@ func Load(getenv func(string) string) (Config, error) {
 		LoaderWait:             500 * time.Microsecond,
 		QueryCacheSize:         1000,
 		ShutdownTimeout:        10 * time.Second,
+		OperationTimeout:       10 * time.Second,
+		ServiceTimeouts:        map[string]time.Duration{},
+		UpstreamMaxInFlight:    64,
+		RetryBudget:            0.2,
+		BreakerFailures:        5,
+		BreakerOpenFor:         5 * time.Second,
 	}
 	var errs []error
 	if v := getenv("STACKER_ADDR"); v != "" {
 		c.Addr = v
 	}
 	c.DebugAddr = getenv("STACKER_DEBUG_ADDR")
+	c.DemoFaults = getenv("STACKER_DEMO_FAULTS")
 	duration := func(name string, dst *time.Duration, allowZero bool) {
 		v := getenv(name)
 		if v == "" {
@@ -100,6 +126,26 @@ func Load(getenv func(string) string) (Config, error) {
 	integer("STACKER_UPSTREAM_RETRIES", &c.UpstreamRetries, 0, 10)
 	integer("STACKER_UPSTREAM_MAX_IDLE_CONNS", &c.UpstreamMaxIdleConns, 1, 100000)
 	integer("STACKER_QUERY_CACHE_SIZE", &c.QueryCacheSize, 1, 1000000)
+	duration("STACKER_OPERATION_TIMEOUT", &c.OperationTimeout, false)
+	integer("STACKER_UPSTREAM_MAX_IN_FLIGHT", &c.UpstreamMaxInFlight, 0, 1000000)
+	integer("STACKER_BREAKER_FAILURES", &c.BreakerFailures, 1, 1000000)
+	duration("STACKER_BREAKER_OPEN_FOR", &c.BreakerOpenFor, false)
+	for _, s := range Services() {
+		name := "STACKER_" + strings.ToUpper(s) + "_TIMEOUT"
+		var d time.Duration
+		duration(name, &d, false)
+		if d > 0 {
+			c.ServiceTimeouts[s] = d
+		}
+	}
+	if v := getenv("STACKER_RETRY_BUDGET"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || r > 10 {
+			errs = append(errs, fmt.Errorf("STACKER_RETRY_BUDGET: %q is not a ratio from 0 to 10 (0.2 = one retry per five calls)", v))
+		} else {
+			c.RetryBudget = r
+		}
+	}
 
 	if v := getenv("STACKER_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -26,6 +26,7 @@ const (
 	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
 	CodeRateLimited         = "RATE_LIMITED"
+	CodeUpstreamOverloaded  = "UPSTREAM_OVERLOADED"
 	CodeInternal            = "INTERNAL"
 )
 
@@ -112,6 +113,8 @@ func classify(err error) (code, service, msg string) {
 			return CodeNotFound, up.Service, "not found"
 		case errors.Is(up, upstream.ErrTimeout):
 			return CodeUpstreamTimeout, up.Service, "the " + up.Service + " service did not answer in time"
+		case errors.Is(up, upstream.ErrOverloaded):
+			return CodeUpstreamOverloaded, up.Service, "too many requests to the " + up.Service + " service are in flight; try again shortly"
 		case errors.Is(up, upstream.ErrRateLimited):
 			return CodeRateLimited, up.Service, "the " + up.Service + " service is rate limiting requests; try again shortly"
 		case errors.Is(up, upstream.ErrBadRequest):

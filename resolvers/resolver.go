@@ -9,9 +9,12 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/loaders"
 )
@@ -21,14 +24,18 @@ type Deps struct {
 	Clients loaders.Clients
 	Loaders loaders.Options
 	Logger  *slog.Logger
+	// OperationTimeout is the deadline of every query and mutation (not of
+	// subscriptions); 0 means none.
+	OperationTimeout time.Duration
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
 // lives in the operation's context (see AroundOperations).
 type Resolver struct {
-	clients loaders.Clients
-	opts    loaders.Options
-	log     *slog.Logger
+	clients   loaders.Clients
+	opts      loaders.Options
+	log       *slog.Logger
+	opTimeout time.Duration
 }
 
 // New returns the resolver root.
@@ -37,17 +44,35 @@ func New(d Deps) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{clients: d.Clients, opts: d.Loaders, log: log}
+	return &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
 }
 
 // AroundOperations gives every operation its own loaders. It runs per
 // operation rather than per HTTP request because one WebSocket connection
 // carries many operations, and a cache must not outlive its operation.
+//
+// It also gives queries and mutations their deadline, which every upstream
+// call inherits, and ends it (cancelling whatever is still in flight) once
+// the response is made. The request's context already ends when the client
+// disconnects, cancelling the operation's upstream calls at once.
 func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
 	ctx = withOperationState(ctx)
-	return next(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if r.opTimeout <= 0 || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, r.opTimeout, ErrOperationTimeout)
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		defer cancel()
+		return h(ctx)
+	}
 }
+
+// ErrOperationTimeout is the cause of an operation's context ending at its
+// deadline.
+var ErrOperationTimeout = errors.New("operation deadline exceeded")
 
 // loaders returns the operation's loaders. Their absence is a wiring bug, not
 // a user error: the panic becomes an INTERNAL error for the field and a log

@@ -161,7 +161,11 @@ type attemptTransport struct {
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	timeout := t.timeout
+	if g := guardFrom(req.Context()); g != nil && g.attemptTimeout > 0 {
+		timeout = g.attemptTimeout
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	resp, err := t.pool.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
@@ -200,6 +204,9 @@ func (p *policy) checkRetry(ctx context.Context, resp *http.Response, err error)
 		// base policy already refuses the hopeless ones (bad scheme or
 		// header, untrusted certificate, redirect loop).
 		retry, _ := retryablehttp.ErrorPropagatedRetryPolicy(ctx, nil, err)
+		if retry && !p.budgetAllows(ctx) {
+			return false, nil
+		}
 		if retry {
 			p.log(ctx, "retrying upstream request after error", slog.String("error", err.Error()))
 		}
@@ -219,11 +226,25 @@ func (p *policy) checkRetry(ctx context.Context, resp *http.Response, err error)
 	default:
 		return false, nil
 	}
+	if !p.budgetAllows(ctx) {
+		return false, nil
+	}
 	p.log(ctx, "retrying upstream request after status",
 		slog.String("method", resp.Request.Method),
 		slog.String("url", resp.Request.URL.String()),
 		slog.Int("status", resp.StatusCode))
 	return true, nil
+}
+
+// budgetAllows takes a retry from the service's retry budget. When the
+// budget is spent the call fails with what the last attempt got.
+func (p *policy) budgetAllows(ctx context.Context) bool {
+	g := guardFrom(ctx)
+	if g == nil || g.budget.withdraw() {
+		return true
+	}
+	p.log(ctx, "retry budget exhausted; not retrying")
+	return false
 }
 
 func (p *policy) log(ctx context.Context, msg string, attrs ...slog.Attr) {

@@ -28,6 +28,10 @@ var (
 	// every attempt hit the per-attempt timeout. The cause (for example
 	// context.Canceled) stays reachable through errors.Is.
 	ErrTimeout = errors.New("upstream timeout")
+	// ErrOverloaded: the call was never sent because the service already
+	// had its maximum of calls in flight (Policy.MaxInFlight) until the
+	// request's context ended.
+	ErrOverloaded = errors.New("upstream overloaded")
 )
 
 // Error is a failed upstream call. It carries the detail operators need in

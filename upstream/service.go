@@ -41,12 +41,15 @@ type Service struct {
 	maxBody int64
 	bufs    *sync.Pool // *bytes.Buffer for response bodies
 	types   *sync.Map  // envelopeKey -> reflect.Type, see keyed.unmarshal
+	guard   *guard     // bulkhead, breaker, retry budget; see Policy
 }
 
 // NewService checks that baseURL is an absolute http or https URL with a host
 // (and no query or fragment), and returns a Service that sends requests to
 // paths under it through hc.
-func NewService(name, baseURL string, hc *http.Client) (*Service, error) {
+//
+// Without WithPolicy the service gets the default Policy.
+func NewService(name, baseURL string, hc *http.Client, opts ...Option) (*Service, error) {
 	if name == "" {
 		return nil, errors.New("upstream: service name is empty")
 	}
@@ -69,14 +72,21 @@ func NewService(name, baseURL string, hc *http.Client) (*Service, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("upstream %s: base URL %q must not have a query, fragment or user info", name, baseURL)
 	}
-	return &Service{
+	s := &Service{
 		name:    name,
 		base:    strings.TrimRight(u.String(), "/"),
 		hc:      hc,
 		maxBody: maxBodyBytes,
 		bufs:    &sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		types:   &sync.Map{},
-	}, nil
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.guard == nil {
+		s.guard = newGuard(name, Policy{})
+	}
+	return s, nil
 }
 
 // Name returns the service's name.
@@ -113,6 +123,13 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 }
 
 func (s *Service) do(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
+	return s.guard.run(ctx, s, method, rawURL, func(ctx context.Context) error {
+		return s.call(ctx, method, rawURL, body, out)
+	})
+}
+
+// call is one call, retries included, outside the guard.
+func (s *Service) call(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
 		return fmt.Errorf("upstream %s: build request: %w", s.name, err)

@@ -64,9 +64,9 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.header, f.body = r.Header.Clone(), body
+	st := f.steps[min(n, len(f.steps)-1)] // under mu: tests may swap steps
 	f.mu.Unlock()
 
-	st := f.steps[min(n, len(f.steps)-1)]
 	switch {
 	case st.drop:
 		conn, _, err := w.(http.Hijacker).Hijack()

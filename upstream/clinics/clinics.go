@@ -24,8 +24,8 @@ type Client struct {
 
 // New returns a client for the clinics service at baseURL, sending through
 // the shared hc (see upstream.NewHTTPClient).
-func New(baseURL string, hc *http.Client) (*Client, error) {
-	svc, err := upstream.NewService("clinics", baseURL, hc)
+func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, error) {
+	svc, err := upstream.NewService("clinics", baseURL, hc, opts...)
 	if err != nil {
 		return nil, err
 	}

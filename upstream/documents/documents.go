@@ -36,8 +36,8 @@ type Client struct {
 
 // New returns a client for the documents service at baseURL, sending through
 // the shared hc (see upstream.NewHTTPClient).
-func New(baseURL string, hc *http.Client) (*Client, error) {
-	svc, err := upstream.NewService("documents", baseURL, hc)
+func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, error) {
+	svc, err := upstream.NewService("documents", baseURL, hc, opts...)
 	if err != nil {
 		return nil, err
 	}

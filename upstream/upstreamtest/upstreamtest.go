@@ -134,7 +134,7 @@ type Case[C any] struct {
 // Run runs each case as a subtest against its own fake upstream, with a
 // client built by newClient. It also checks that newClient refuses a base
 // URL that is not http(s).
-func Run[C any](t *testing.T, newClient func(baseURL string, hc *http.Client) (C, error), cases []Case[C]) {
+func Run[C any](t *testing.T, newClient func(baseURL string, hc *http.Client, opts ...upstream.Option) (C, error), cases []Case[C]) {
 	t.Helper()
 	if _, err := newClient("ftp://x", http.DefaultClient); err == nil {
 		t.Errorf("New(%q) = nil error, want a URL error", "ftp://x")

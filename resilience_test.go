@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/resolvers"
+	"github.com/stacker/stacker/upstream"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Transient 503s on every service are absorbed by retries: the board comes
+// back complete, at the price of a retry for roughly every fifth call.
+func TestTransientFailuresAreRetried(t *testing.T) {
+	e := startStacker(t, nil)
+	e.Inject.Set("*", demo.Faults{Fail: 0.2})
+	q := caseBoardQuery(t)
+	want, _ := e.Store.ListCases([]string{demo.StatusNew, demo.StatusInReview}, nil, 1, 50)
+	for i := range 10 {
+		var got caseBoard
+		e.mustDo(t, q, nil, &got)
+		if len(got.Cases.Nodes) != 50 || got.Cases.Nodes[0].ID != id(want[0].ID) || got.Cases.Nodes[49].Patient == nil {
+			t.Fatalf("query %d: incomplete board", i)
+		}
+	}
+	var total int64
+	for _, n := range e.Demo.Snapshot() {
+		total += n
+	}
+	if total <= 80 || total > 80*13/10 {
+		t.Errorf("%d upstream requests for 10 boards (80 calls) at a 20%% failure rate, want a retry per failure", total)
+	}
+}
+
+// A service that stays down: partial data with the right errors, the
+// breaker opens and later requests fail fast without touching the service,
+// then it closes once the service is back.
+func TestBreakerOpensAndCloses(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_BREAKER_FAILURES": "3", "STACKER_BREAKER_OPEN_FOR": "2s"})
+	e.Faults.set("doctors", http.StatusServiceUnavailable)
+	q := caseBoardQuery(t)
+	for range 3 {
+		var got caseBoard
+		errs := e.do(t, q, nil, &got)
+		if len(got.Cases.Nodes) != 50 || len(errs) == 0 || errs[0].Extensions["service"] != "doctors" {
+			t.Fatalf("want partial data with doctors errors, got %d nodes, %s", len(got.Cases.Nodes), jsonString(errs))
+		}
+	}
+	before := e.Demo.Requests("doctors")
+	for range 3 { // well within the 2s the breaker stays open
+		var got caseBoard
+		errs := e.do(t, q, nil, &got)
+		if len(errs) == 0 || errs[0].Extensions["code"] != "UPSTREAM_UNAVAILABLE" || got.Cases.Nodes[0].Patient == nil {
+			t.Fatalf("open breaker: errors %s", jsonString(errs))
+		}
+	}
+	if n := e.Demo.Requests("doctors") - before; n != 0 {
+		t.Errorf("%d requests reached doctors while its breaker was open", n)
+	}
+	if !strings.Contains(e.Logs.String(), "circuit breaker state changed") {
+		t.Error("breaker state change not logged")
+	}
+	// Recovery: after the open period a probe closes it again.
+	e.Faults.set("doctors", 0)
+	waitFor(t, "the board to come back whole", func() bool {
+		return len(e.do(t, q, nil, nil)) == 0
+	})
+}
+
+// A 429 whose Retry-After is longer than the operation has left fails at
+// once instead of waiting past the deadline.
+func TestLongRetryAfterFailsFast(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_OPERATION_TIMEOUT": "2s"})
+	e.Inject.Set("staff", demo.Faults{RateLimit: 1, RetryAfter: 30 * time.Second})
+	start := time.Now()
+	var got caseBoard
+	errs := e.do(t, caseBoardQuery(t), nil, &got)
+	if len(errs) == 0 || errs[0].Extensions["code"] != "RATE_LIMITED" || errs[0].Extensions["service"] != "staff" {
+		t.Fatalf("errors %s, want RATE_LIMITED from staff", jsonString(errs))
+	}
+	if n := e.Demo.Requests("staff"); n != 1 {
+		t.Errorf("staff got %d requests, want 1 (no retry)", n)
+	}
+	if got.Cases.Nodes[0].Patient == nil {
+		t.Error("the rest of the board is missing")
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Error("waited for the Retry-After")
+	}
+}
+
+// The operation deadline bounds every upstream call.
+func TestOperationDeadline(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_OPERATION_TIMEOUT": "200ms", "STACKER_UPSTREAM_RETRIES": "0"})
+	e.Demo.SetLatency("documents", 5*time.Second)
+	var got caseBoard
+	errs := e.do(t, caseBoardQuery(t), nil, &got)
+	if len(errs) == 0 || errs[0].Extensions["code"] != "UPSTREAM_TIMEOUT" || errs[0].Extensions["service"] != "documents" {
+		t.Fatalf("errors %s, want UPSTREAM_TIMEOUT from documents", jsonString(errs))
+	}
+	if got.Cases.Nodes[0].Patient == nil {
+		t.Error("the rest of the board is missing")
+	}
+	waitFor(t, "documents to have nothing in flight", func() bool { return e.Demo.InFlight("documents") == 0 })
+}
+
+// A client that disconnects cancels its upstream calls at once.
+func TestClientDisconnectCancelsUpstreamCalls(t *testing.T) {
+	e := startStacker(t, nil)
+	e.Demo.SetLatency("cases", time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	body, _ := json.Marshal(map[string]any{"query": caseBoardQuery(t)})
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := e.HTTP.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, "the cases call", func() bool { return e.Demo.InFlight("cases") == 1 })
+	cancel()
+	<-done
+	waitFor(t, "the cases call to be cancelled", func() bool { return e.Demo.InFlight("cases") == 0 })
+}
+
+// The bulkhead: with one slot per service and slow calls, excess requests
+// wait and then fail with UPSTREAM_OVERLOADED; the service never sees more
+// than one call at a time.
+func TestBulkhead(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_MAX_IN_FLIGHT": "1", "STACKER_OPERATION_TIMEOUT": "500ms"})
+	e.Demo.SetLatency("cases", 200*time.Millisecond)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var peak int64
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := e.Demo.InFlight("cases"); n > peak {
+				peak = n
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			errs := e.do(t, `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": i + 1}, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(errs) == 0 {
+				codes["ok"]++
+				return
+			}
+			codes[errs[0].Extensions["code"].(string)]++
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-watched
+	if codes["UPSTREAM_OVERLOADED"] == 0 || codes["ok"] == 0 {
+		t.Errorf("outcomes %v, want some answered and some UPSTREAM_OVERLOADED", codes)
+	}
+	if peak > 1 {
+		t.Errorf("cases saw %d calls at once, want at most 1", peak)
+	}
+}
+
+// A panic in a resolver becomes an INTERNAL error for that field, with the
+// stack in the log, and the server keeps serving.
+func TestPanicBecomesInternalError(t *testing.T) {
+	e := startStacker(t, nil) // only for its demo services
+	var logs syncBuffer
+	hc := upstream.NewHTTPClient(upstream.Options{})
+	defer hc.CloseIdleConnections()
+	clients, err := newClients(e.URLs, hc, func(string) upstream.Policy { return upstream.Policy{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resolvers.New(resolvers.Deps{Clients: clients, Loaders: loaders.Options{}, Logger: newLogger(config.Config{LogFormat: "text"}, &logs)})
+	cfg, _ := config.Load(func(string) string { return "" })
+	h := newGraphQLHandler(res, cfg).(interface {
+		AroundFields(graphql.FieldMiddleware)
+	})
+	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if fc := graphql.GetFieldContext(ctx); fc.Path().String() == "cases.nodes[1].patient" {
+			panic("resolver bug")
+		}
+		return next(ctx)
+	})
+	srv := httptest.NewServer(h.(http.Handler))
+	defer srv.Close()
+	for range 2 { // the second query shows the server still serves
+		var got struct {
+			Cases struct {
+				Nodes []struct {
+					ID      string
+					Patient *struct{ ID string }
+				}
+			}
+		}
+		errs := doAt(t, srv.URL, `{ cases(first: 3) { nodes { id patient { id } } } }`, &got)
+		if len(errs) != 1 || errs[0].Extensions["code"] != "INTERNAL" || errs[0].Message != "internal error" || errs[0].pathString() != "cases.nodes.1.patient" {
+			t.Fatalf("errors = %s", jsonString(errs))
+		}
+		n := got.Cases.Nodes
+		if len(n) != 3 || n[0].Patient == nil || n[1].Patient != nil || n[2].Patient == nil {
+			t.Errorf("nodes = %+v, want only the panicking field nulled", n)
+		}
+	}
+	if !strings.Contains(logs.String(), "resolver bug") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("log lacks the panic and its stack:\n%.2000s", logs.String())
+	}
+}

@@ -1,0 +1,227 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Policy is how one service is protected from Stacker and Stacker from it:
+// a per-attempt timeout, a cap on requests in flight (bulkhead), a circuit
+// breaker and a budget for retries. The zero value gives the defaults below.
+type Policy struct {
+	// AttemptTimeout bounds one attempt of a call to this service, body
+	// included; 0 keeps the shared client's Options.AttemptTimeout.
+	AttemptTimeout time.Duration
+	// MaxInFlight caps concurrent calls to this service (default 64; negative
+	// means no cap). A call over the cap waits for a slot until its context
+	// ends, then fails with ErrOverloaded: one slow service cannot take every
+	// connection and goroutine of the gateway.
+	MaxInFlight int
+	// Breaker opens after BreakerFailures consecutive failed calls (default
+	// 5), or when at least half of BreakerMinCalls (default 20) calls in the
+	// last BreakerWindow (default 10s) failed. While open, calls fail at once
+	// with ErrUnavailable and the service is left alone; after BreakerOpenFor
+	// (default 5s) one probe call is let through, and its success closes it.
+	BreakerFailures int
+	BreakerMinCalls int
+	BreakerWindow   time.Duration
+	BreakerOpenFor  time.Duration
+	// RetryRatio is how many retries the service may get per first attempt
+	// over time (default 0.2: at most one retry for every five calls, once
+	// the reserve of RetryReserve, default 10, is spent). An outage then
+	// adds a fifth to the load on the struggling service instead of
+	// multiplying it by the number of attempts. Negative disables retries.
+	RetryRatio   float64
+	RetryReserve float64
+	// Logger receives the breaker's state changes; nil discards them.
+	Logger *slog.Logger
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxInFlight == 0 {
+		p.MaxInFlight = 64
+	}
+	if p.BreakerFailures <= 0 {
+		p.BreakerFailures = 5
+	}
+	if p.BreakerMinCalls <= 0 {
+		p.BreakerMinCalls = 20
+	}
+	if p.BreakerWindow <= 0 {
+		p.BreakerWindow = 10 * time.Second
+	}
+	if p.BreakerOpenFor <= 0 {
+		p.BreakerOpenFor = 5 * time.Second
+	}
+	if p.RetryRatio == 0 {
+		p.RetryRatio = 0.2
+	}
+	if p.RetryReserve <= 0 {
+		p.RetryReserve = 10
+	}
+	return p
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithPolicy sets the service's resilience policy.
+func WithPolicy(p Policy) Option {
+	return func(s *Service) { s.guard = newGuard(s.name, p) }
+}
+
+// guard applies a Policy to the calls of one service.
+type guard struct {
+	attemptTimeout time.Duration
+	slots          chan struct{} // nil: no bulkhead
+	breaker        *gobreaker.CircuitBreaker[struct{}]
+	budget         *retryBudget
+}
+
+func newGuard(service string, p Policy) *guard {
+	p = p.withDefaults()
+	log := p.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &guard{attemptTimeout: p.AttemptTimeout, budget: newRetryBudget(p.RetryRatio, p.RetryReserve)}
+	if p.MaxInFlight > 0 {
+		g.slots = make(chan struct{}, p.MaxInFlight)
+	}
+	g.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        service,
+		MaxRequests: 1,
+		Interval:    p.BreakerWindow,
+		Timeout:     p.BreakerOpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return int(c.ConsecutiveFailures) >= p.BreakerFailures ||
+				(int(c.Requests) >= p.BreakerMinCalls && c.TotalFailures*2 >= c.Requests)
+		},
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			level := slog.LevelWarn
+			if to == gobreaker.StateClosed {
+				level = slog.LevelInfo
+			}
+			log.Log(context.Background(), level, "circuit breaker state changed",
+				slog.String("service", name), slog.String("from", from.String()), slog.String("to", to.String()))
+		},
+		// Only the service's own failures count: a 404 or a 422 is a healthy
+		// service answering, and a caller that gave up says nothing about it.
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, errCallerGone)
+		},
+		IsSuccessful: func(err error) bool {
+			return err == nil || !(errors.Is(err, ErrUnavailable) || errors.Is(err, ErrTimeout))
+		},
+	})
+	return g
+}
+
+// errCallerGone marks a call that ended because its own context did.
+var errCallerGone = errors.New("caller gave up")
+
+// BreakerState reports the state of the service's circuit breaker: "closed",
+// "half-open" or "open".
+func (s *Service) BreakerState() string {
+	if s.guard == nil {
+		return "closed"
+	}
+	return s.guard.breaker.State().String()
+}
+
+// run runs call under the guard: a bulkhead slot, then the breaker.
+func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call func(context.Context) error) error {
+	if g.slots != nil {
+		select {
+		case g.slots <- struct{}{}:
+			defer func() { <-g.slots }()
+		default:
+			select {
+			case g.slots <- struct{}{}:
+				defer func() { <-g.slots }()
+			case <-ctx.Done():
+				return &Error{
+					Service: s.name, Method: method, URL: rawURL, Kind: ErrOverloaded,
+					Message: fmt.Sprintf("%d calls already in flight; no slot freed before the deadline", cap(g.slots)),
+					Err:     ctx.Err(),
+				}
+			}
+		}
+	}
+	var callErr error
+	_, err := g.breaker.Execute(func() (struct{}, error) {
+		callErr = call(withBudget(ctx, g))
+		if callErr != nil && ctx.Err() != nil {
+			return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, callErr)
+		}
+		return struct{}{}, callErr
+	})
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return &Error{
+			Service: s.name, Method: method, URL: rawURL, Kind: ErrUnavailable,
+			Message: "circuit breaker open: the service failed repeatedly and is left alone for a while",
+		}
+	case err != nil:
+		return callErr
+	}
+	return nil
+}
+
+// retryBudget allows a retry for every 1/ratio first attempts, plus a
+// reserve for quiet times (the token bucket of gRPC's retry throttling and
+// Finagle's RetryBudget): deposits come from calls, withdrawals from retries.
+type retryBudget struct {
+	mu      sync.Mutex
+	ratio   float64
+	reserve float64
+	tokens  float64
+}
+
+func newRetryBudget(ratio, reserve float64) *retryBudget {
+	return &retryBudget{ratio: ratio, reserve: reserve, tokens: reserve}
+}
+
+func (b *retryBudget) deposit() {
+	if b.ratio < 0 {
+		return
+	}
+	b.mu.Lock()
+	b.tokens = math.Min(b.tokens+b.ratio, b.reserve+b.ratio*100)
+	b.mu.Unlock()
+}
+
+// withdraw takes one retry from the budget, if there is one.
+func (b *retryBudget) withdraw() bool {
+	if b.ratio < 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+type guardKey struct{}
+
+// withBudget tells the shared client's retry policy and attempt transport,
+// which see only a request, whose budget and attempt timeout apply to it.
+func withBudget(ctx context.Context, g *guard) context.Context {
+	g.budget.deposit()
+	return context.WithValue(ctx, guardKey{}, g)
+}
+
+func guardFrom(ctx context.Context) *guard {
+	g, _ := ctx.Value(guardKey{}).(*guard)
+	return g
+}
