@@ -9,7 +9,8 @@
 // bug cannot hide by changing the services too.
 //
 // Files: model.go holds the wire types, seed.go the data, store.go the
-// indexes, reads, writes and validation, services.go the servers and the
-// per-service middleware (counting, latency, request ids), handlers.go the
-// routing and the endpoints.
+// indexes, reads, writes and validation, rowjson.go the per-row JSON cache
+// the services answer from, services.go the servers and the per-service
+// middleware (counting, latency, request ids), handlers.go the routing and
+// the endpoints.
 package demo

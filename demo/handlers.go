@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,13 +15,20 @@ import (
 
 // resource describes one service: batch and single reads by id, which every
 // service has, plus its own collection reads and writes.
+//
+// Reads answer from the store's cached row JSON (see jsonCache): they append
+// rows to a pooled buffer between a fixed envelope such as `{"patients":[`
+// and `]}`, which is byte for byte what encoding/json made of the same rows.
 type resource struct {
 	name     string // service name, URL plural and batch envelope key
 	singular string // single-read envelope key
-	get      func(id int64) (any, bool)
-	getMany  func(ids []int64) any // a slice, in ids order, unknown ids left out
-	selects  []*selector           // collection reads other than ?ids=
-	fallback *selector             // collection read without parameters; nil: 400
+	// one appends the row's JSON and reports whether the id exists; many
+	// appends the rows' JSON in ids order, unknown ids left out (see
+	// appendRows).
+	one      func(dst []byte, id int64) ([]byte, bool, error)
+	many     func(dst []byte, ids []int64) ([]byte, error)
+	selects  []*selector // collection reads other than ?ids=
+	fallback *selector   // collection read without parameters; nil: 400
 	patch    func(w http.ResponseWriter, r *http.Request, id int64)
 	create   func(w http.ResponseWriter, r *http.Request)
 }
@@ -31,53 +37,60 @@ type resource struct {
 // its parameters; params[0] names it in the endpoint key.
 type selector struct {
 	params []string
-	serve  func(w http.ResponseWriter, q url.Values)
+	serve  func(w http.ResponseWriter, q url.Values, sc *scratch)
 	ep     *endpoint // set by newService
 }
 
-func getter[T any](f func(int64) (T, bool)) func(int64) (any, bool) {
-	return func(id int64) (any, bool) { return f(id) }
+// oneReader and manyReader read a table that never changes, so need no lock.
+func oneReader[T any](rows []T, c jsonCache) func([]byte, int64) ([]byte, bool, error) {
+	return func(dst []byte, id int64) ([]byte, bool, error) { return appendRow(dst, rows, c, id) }
+}
+
+func manyReader[T any](rows []T, c jsonCache) func([]byte, []int64) ([]byte, error) {
+	return func(dst []byte, ids []int64) ([]byte, error) { return appendRows(dst, rows, c, ids) }
 }
 
 // resources lists the eight services in ServiceNames order.
 func (s *Services) resources() []*resource {
 	st := s.store
-	byCase := func(name string, rows func([]int64) any) *selector {
-		return &selector{params: []string{"case_ids"}, serve: func(w http.ResponseWriter, q url.Values) {
-			ids, err := idList(q, "case_ids")
-			if err != nil {
+	// byKeys is a foreign-key read such as GET /appointments?case_ids=.
+	byKeys := func(param, name string, rows func(dst []byte, keys, work []int64) ([]byte, []int64, error)) *selector {
+		return &selector{params: []string{param}, serve: func(w http.ResponseWriter, q url.Values, sc *scratch) {
+			var err error
+			if sc.ids, err = idList(q, param, sc.ids); err != nil {
 				s.writeError(w, http.StatusBadRequest, err.Error())
 				return
 			}
-			s.writeJSON(w, http.StatusOK, name, rows(ids))
+			sc.openList(name)
+			sc.buf, sc.work, err = rows(sc.buf, sc.ids, sc.work)
+			sc.closeList()
+			s.writeBuilt(w, http.StatusOK, sc.buf, err)
 		}}
+	}
+	documentsByCases := func(dst []byte, caseIDs, work []int64) ([]byte, []int64, error) {
+		work = gatherIDs(work, st.docsByCase, caseIDs)
+		dst, err := appendRows(dst, st.documents, st.documentsJSON, work)
+		return dst, work, err
 	}
 	caseList := &selector{params: []string{"status", "assignee_id", "page", "per_page"}, serve: s.listCases}
 	return []*resource{
 		{
 			name: "patients", singular: "patient",
-			get:     getter(st.Patient),
-			getMany: func(ids []int64) any { return pick(st.patients, ids) },
+			one:     oneReader(st.patients, st.patientsJSON),
+			many:    manyReader(st.patients, st.patientsJSON),
 			selects: []*selector{{params: []string{"q", "limit"}, serve: s.searchPatients}},
 		},
 		{
 			name: "insurers", singular: "insurer",
-			get:     getter(st.Insurer),
-			getMany: func(ids []int64) any { return pick(st.insurers, ids) },
+			one:  oneReader(st.insurers, st.insurersJSON),
+			many: manyReader(st.insurers, st.insurersJSON),
 		},
 		{
 			name: "cases", singular: "case",
-			get:     getter(st.Case),
-			getMany: func(ids []int64) any { return st.casesByIDs(ids) },
+			one:  st.appendCase,
+			many: st.appendCases,
 			selects: []*selector{
-				{params: []string{"patient_ids"}, serve: func(w http.ResponseWriter, q url.Values) {
-					ids, err := idList(q, "patient_ids")
-					if err != nil {
-						s.writeError(w, http.StatusBadRequest, err.Error())
-						return
-					}
-					s.writeJSON(w, http.StatusOK, "cases", st.CasesByPatients(ids))
-				}},
+				byKeys("patient_ids", "cases", st.appendCasesByPatients),
 				caseList,
 			},
 			fallback: caseList,
@@ -85,32 +98,32 @@ func (s *Services) resources() []*resource {
 		},
 		{
 			name: "staff", singular: "staff_member",
-			get:     getter(st.StaffMember),
-			getMany: func(ids []int64) any { return pick(st.staff, ids) },
+			one:  oneReader(st.staff, st.staffJSON),
+			many: manyReader(st.staff, st.staffJSON),
 		},
 		{
 			name: "doctors", singular: "doctor",
-			get:     getter(st.Doctor),
-			getMany: func(ids []int64) any { return pick(st.doctors, ids) },
+			one:     oneReader(st.doctors, st.doctorsJSON),
+			many:    manyReader(st.doctors, st.doctorsJSON),
 			selects: []*selector{{params: []string{"specialty", "limit"}, serve: s.doctorsBySpecialty}},
 		},
 		{
 			name: "clinics", singular: "clinic",
-			get:     getter(st.Clinic),
-			getMany: func(ids []int64) any { return pick(st.clinics, ids) },
+			one:  oneReader(st.clinics, st.clinicsJSON),
+			many: manyReader(st.clinics, st.clinicsJSON),
 		},
 		{
 			name: "appointments", singular: "appointment",
-			get:     getter(st.Appointment),
-			getMany: func(ids []int64) any { return st.appointmentsByIDs(ids) },
-			selects: []*selector{byCase("appointments", func(ids []int64) any { return st.AppointmentsByCases(ids) })},
+			one:     st.appendAppointment,
+			many:    st.appendAppointments,
+			selects: []*selector{byKeys("case_ids", "appointments", st.appendAppointmentsByCases)},
 			create:  s.createAppointment,
 		},
 		{
 			name: "documents", singular: "document",
-			get:     getter(st.Document),
-			getMany: func(ids []int64) any { return pick(st.documents, ids) },
-			selects: []*selector{byCase("documents", func(ids []int64) any { return st.DocumentsByCases(ids) })},
+			one:     oneReader(st.documents, st.documentsJSON),
+			many:    manyReader(st.documents, st.documentsJSON),
+			selects: []*selector{byKeys("case_ids", "documents", documentsByCases)},
 		},
 	}
 }
@@ -141,7 +154,7 @@ type target struct {
 // route maps a request to its endpoint. It is a pure function of the request,
 // so the counting layer and the router can each call it.
 func (svc *service) route(r *http.Request) target {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/"+svc.name)
+	rest, ok := strings.CutPrefix(r.URL.Path, svc.prefix)
 	switch {
 	case !ok:
 	case rest == "":
@@ -210,10 +223,15 @@ func (svc *service) routeCollection(q url.Values) target {
 	return target{ep: found.ep, kind: readMany, sel: found, q: q}
 }
 
-// serve is the router: the innermost handler of a service.
+// serve is the router: the innermost handler of a service, behind
+// Options.Middleware.
 func (svc *service) serve(w http.ResponseWriter, r *http.Request) {
+	svc.dispatch(w, r, svc.route(r))
+}
+
+// dispatch answers a request routed to t.
+func (svc *service) dispatch(w http.ResponseWriter, r *http.Request, t target) {
 	s := svc.s
-	t := svc.route(r)
 	switch t.kind {
 	case answerError:
 		if t.allow != "" {
@@ -221,14 +239,21 @@ func (svc *service) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(w, t.status, t.msg)
 	case readMany:
-		t.sel.serve(w, t.q)
+		sc := s.getScratch()
+		defer s.putScratch(sc)
+		t.sel.serve(w, t.q, sc)
 	case readOne:
-		v, ok := svc.get(t.id)
-		if !ok {
+		sc := s.getScratch()
+		defer s.putScratch(sc)
+		sc.open(svc.singular)
+		var ok bool
+		var err error
+		if sc.buf, ok, err = svc.one(sc.buf, t.id); !ok {
 			s.writeError(w, http.StatusNotFound, "not found")
 			return
 		}
-		s.writeJSON(w, http.StatusOK, svc.singular, v)
+		sc.close()
+		s.writeBuilt(w, http.StatusOK, sc.buf, err)
 	case patchOne:
 		svc.patch(w, r, t.id)
 	case createOne:
@@ -236,16 +261,19 @@ func (svc *service) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (svc *service) serveIDs(w http.ResponseWriter, q url.Values) {
-	ids, err := idList(q, "ids")
-	if err != nil {
+func (svc *service) serveIDs(w http.ResponseWriter, q url.Values, sc *scratch) {
+	var err error
+	if sc.ids, err = idList(q, "ids", sc.ids); err != nil {
 		svc.s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	svc.s.writeJSON(w, http.StatusOK, svc.name, svc.getMany(ids))
+	sc.openList(svc.name)
+	sc.buf, err = svc.many(sc.buf, sc.ids)
+	sc.closeList()
+	svc.s.writeBuilt(w, http.StatusOK, sc.buf, err)
 }
 
-func (s *Services) searchPatients(w http.ResponseWriter, q url.Values) {
+func (s *Services) searchPatients(w http.ResponseWriter, q url.Values, sc *scratch) {
 	text, ok, err := param(q, "q")
 	switch {
 	case err != nil:
@@ -259,10 +287,15 @@ func (s *Services) searchPatients(w http.ResponseWriter, q url.Values) {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.writeJSON(w, http.StatusOK, "patients", s.store.SearchPatients(text, limit))
+	st := s.store
+	sc.ids = st.searchPatients(text, limit, sc.ids)
+	sc.openList("patients")
+	sc.buf, err = appendRows(sc.buf, st.patients, st.patientsJSON, sc.ids)
+	sc.closeList()
+	s.writeBuilt(w, http.StatusOK, sc.buf, err)
 }
 
-func (s *Services) doctorsBySpecialty(w http.ResponseWriter, q url.Values) {
+func (s *Services) doctorsBySpecialty(w http.ResponseWriter, q url.Values, sc *scratch) {
 	sp, ok, err := param(q, "specialty")
 	switch {
 	case err != nil:
@@ -276,10 +309,15 @@ func (s *Services) doctorsBySpecialty(w http.ResponseWriter, q url.Values) {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.writeJSON(w, http.StatusOK, "doctors", s.store.DoctorsBySpecialty(sp, limit))
+	st := s.store
+	sc.openList("doctors")
+	sc.buf, err = appendRows(sc.buf, st.doctors, st.doctorsJSON, st.doctorIDsBySpecialty(sp, limit))
+	sc.closeList()
+	s.writeBuilt(w, http.StatusOK, sc.buf, err)
 }
 
-// caseList is the body of GET /cases with filters.
+// caseList is the body of GET /cases with filters, as the tests decode it;
+// listCases writes it without encoding/json, in this field order.
 type caseList struct {
 	Cases []Case   `json:"cases"`
 	Meta  pageMeta `json:"meta"`
@@ -291,9 +329,10 @@ type pageMeta struct {
 	Total   int `json:"total"`
 }
 
-func (s *Services) listCases(w http.ResponseWriter, q url.Values) {
-	statuses, err := statusList(q)
+func (s *Services) listCases(w http.ResponseWriter, q url.Values, sc *scratch) {
+	mask, err := statusParam(q)
 	var assignee *int64
+	var assigneeID int64
 	if v, ok, perr := param(q, "assignee_id"); perr != nil {
 		err = firstErr(err, perr)
 	} else if ok {
@@ -301,7 +340,8 @@ func (s *Services) listCases(w http.ResponseWriter, q url.Values) {
 		if perr != nil {
 			err = firstErr(err, errors.New("assignee_id must be an integer"))
 		}
-		assignee = &id
+		assigneeID = id
+		assignee = &assigneeID
 	}
 	page, perr := intParam(q, "page", 1, 1, math.MaxInt32)
 	perPage, pperr := intParam(q, "per_page", DefaultPerPage, 1, MaxPerPage)
@@ -309,25 +349,39 @@ func (s *Services) listCases(w http.ResponseWriter, q url.Values) {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	cases, total := s.store.ListCases(statuses, assignee, page, perPage)
-	s.writeJSON(w, http.StatusOK, "", caseList{Cases: cases, Meta: pageMeta{Page: page, PerPage: perPage, Total: total}})
+	var total int
+	sc.buf = append(sc.buf[:0], `{"cases":[`...)
+	sc.buf, sc.work, total, err = s.store.appendCasePage(sc.buf, newCaseQuery(mask, assignee, page, perPage), sc.work)
+	sc.buf = append(sc.buf, `],"meta":{"page":`...)
+	sc.buf = strconv.AppendInt(sc.buf, int64(page), 10)
+	sc.buf = append(sc.buf, `,"per_page":`...)
+	sc.buf = strconv.AppendInt(sc.buf, int64(perPage), 10)
+	sc.buf = append(sc.buf, `,"total":`...)
+	sc.buf = strconv.AppendInt(sc.buf, int64(total), 10)
+	sc.buf = append(sc.buf, "}}\n"...)
+	s.writeBuilt(w, http.StatusOK, sc.buf, err)
 }
 
-func statusList(q url.Values) ([]string, error) {
+// statusParam parses the optional status filter, a comma-separated list of
+// case statuses, into a status mask (see statusMask).
+func statusParam(q url.Values) (uint8, error) {
 	v, ok, err := param(q, "status")
 	if err != nil || !ok {
-		return nil, err
+		return anyStatus, err
 	}
 	if v == "" {
-		return nil, errors.New("status must not be empty")
+		return 0, errors.New("status must not be empty")
 	}
-	statuses := strings.Split(v, ",")
-	for _, st := range statuses {
+	var mask uint8
+	for rest, more := v, true; more; {
+		var st string
+		st, rest, more = strings.Cut(rest, ",")
 		if !isCaseStatus(st) {
-			return nil, fmt.Errorf("unknown status: %q", st)
+			return 0, fmt.Errorf("unknown status: %q", st)
 		}
+		mask |= statusBit(st)
 	}
-	return statuses, nil
+	return mask, nil
 }
 
 // patchCase serves PATCH /cases/:id. The checks run in Rails' order: the body
@@ -372,11 +426,14 @@ func (s *Services) patchCase(w http.ResponseWriter, r *http.Request, id int64) {
 		s.writeErrors(w, verr.Fields)
 		return
 	}
-	c, err := s.store.UpdateCase(id, p, s.now())
-	if s.writeStoreError(w, err) {
-		return
+	c, enc, err := s.store.updateCase(id, p, s.now())
+	switch {
+	case s.writeStoreError(w, err):
+	case enc == nil: // the case cannot be encoded: writeJSON answers 500
+		s.writeJSON(w, http.StatusOK, "case", c)
+	default:
+		s.writeRow(w, http.StatusOK, "case", enc)
 	}
-	s.writeJSON(w, http.StatusOK, "case", c)
 }
 
 // createAppointment serves POST /appointments.
@@ -404,12 +461,16 @@ func (s *Services) createAppointment(w http.ResponseWriter, r *http.Request) {
 		s.writeErrors(w, verr.Fields)
 		return
 	}
-	a, err := s.store.CreateAppointment(in, s.now())
+	a, enc, err := s.store.createAppointment(in, s.now())
 	if s.writeStoreError(w, err) {
 		return
 	}
 	w.Header().Set("Location", "/appointments/"+strconv.FormatInt(a.ID, 10))
-	s.writeJSON(w, http.StatusCreated, "appointment", a)
+	if enc == nil { // the appointment cannot be encoded: writeJSON answers 500
+		s.writeJSON(w, http.StatusCreated, "appointment", a)
+		return
+	}
+	s.writeRow(w, http.StatusCreated, "appointment", enc)
 }
 
 // writeStoreError answers a failed store write and reports whether it did.
@@ -479,24 +540,26 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// idList parses a comma-separated id list such as ids=1,2,3. It allows at most
+// idList parses a comma-separated id list such as ids=1,2,3 into ids,
+// reusing its storage (returned, emptied, on an error too). It allows at most
 // MaxIDs entries, counted as sent, and drops repeated ids (keeping the first).
-func idList(q url.Values, name string) ([]int64, error) {
+func idList(q url.Values, name string, ids []int64) ([]int64, error) {
+	ids = ids[:0]
 	v, _, err := param(q, name)
 	switch {
 	case err != nil:
-		return nil, err
+		return ids, err
 	case v == "":
-		return nil, fmt.Errorf("%s must not be empty", name)
+		return ids, fmt.Errorf("%s must not be empty", name)
 	case strings.Count(v, ",") >= MaxIDs:
-		return nil, errors.New("too many ids")
+		return ids, errors.New("too many ids")
 	}
-	parts := strings.Split(v, ",")
-	ids := make([]int64, 0, len(parts))
-	for _, p := range parts {
+	for rest, more := v, true; more; {
+		var p string
+		p, rest, more = strings.Cut(rest, ",")
 		id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not an integer id", name, p)
+			return ids[:0], fmt.Errorf("%s: %q is not an integer id", name, p)
 		}
 		if !slices.Contains(ids, id) { // at most MaxIDs, so a scan beats a map
 			ids = append(ids, id)
@@ -515,38 +578,101 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
+// scratch is one request's working memory, pooled by Services so that a read
+// allocates next to nothing: the response body and the ids it works with.
+type scratch struct {
+	buf  []byte  // the response body
+	ids  []int64 // the ids of the request (see idList)
+	work []int64 // row ids a read gathers
+}
+
+// maxPooledBody bounds the buffers put back in the pool, so one rare huge
+// response does not stay pinned.
+const maxPooledBody = 1 << 20
+
+func (s *Services) getScratch() *scratch {
+	sc := s.scratch.Get().(*scratch)
+	sc.buf = sc.buf[:0]
+	return sc
+}
+
+func (s *Services) putScratch(sc *scratch) {
+	if cap(sc.buf) <= maxPooledBody {
+		s.scratch.Put(sc)
+	}
+}
+
+// Write appends to the body, so encoding/json can encode into it.
+func (sc *scratch) Write(p []byte) (int, error) {
+	sc.buf = append(sc.buf, p...)
+	return len(p), nil
+}
+
+// open starts the body {"<key>": ...; keys are fixed identifiers, which need
+// no escaping. close ends it with the newline json.Encoder would write.
+func (sc *scratch) open(key string) {
+	sc.buf = append(append(append(sc.buf[:0], `{"`...), key...), `":`...)
+}
+
+func (sc *scratch) close() { sc.buf = append(sc.buf, "}\n"...) }
+
+// openList and closeList do the same for {"<key>": [...]}.
+func (sc *scratch) openList(key string) {
+	sc.open(key)
+	sc.buf = append(sc.buf, '[')
+}
+
+func (sc *scratch) closeList() { sc.buf = append(sc.buf, "]}\n"...) }
+
 // writeJSON answers {"<key>": v}, or v itself when key is "". The body is
 // encoded into a pooled buffer first, so an encoding failure can still become
 // a 500 and the response carries a Content-Length.
 func (s *Services) writeJSON(w http.ResponseWriter, status int, key string, v any) {
-	buf := s.bufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 { // do not pin rare huge buffers
-			buf.Reset()
-			s.bufs.Put(buf)
-		}
-	}()
+	sc := s.getScratch()
+	defer s.putScratch(sc)
 	if key != "" {
-		buf.WriteString(`{"`)
-		buf.WriteString(key) // keys are fixed identifiers, no escaping needed
-		buf.WriteString(`":`)
+		sc.open(key)
 	}
-	enc := json.NewEncoder(buf)
+	enc := json.NewEncoder(sc)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		s.log.Error("demo: encode response", "err", err)
-		buf.Reset()
-		buf.WriteString(`{"error":"internal error"}` + "\n")
-		status = http.StatusInternalServerError
-	} else if key != "" {
-		buf.Truncate(buf.Len() - 1) // Encode's newline, inside the envelope
-		buf.WriteString("}\n")
+		s.writeBuilt(w, status, nil, err)
+		return
 	}
+	if key != "" {
+		sc.buf = sc.buf[:len(sc.buf)-1] // Encode's newline, inside the envelope
+		sc.close()
+	}
+	s.writeBody(w, status, sc.buf)
+}
+
+// writeRow answers {"<key>": row} for a row's cached JSON.
+func (s *Services) writeRow(w http.ResponseWriter, status int, key string, row []byte) {
+	sc := s.getScratch()
+	defer s.putScratch(sc)
+	sc.open(key)
+	sc.buf = append(sc.buf, row...)
+	sc.close()
+	s.writeBody(w, status, sc.buf)
+}
+
+// writeBuilt answers body, or 500 when err says a row could not be encoded
+// (in which case body is incomplete and dropped).
+func (s *Services) writeBuilt(w http.ResponseWriter, status int, body []byte, err error) {
+	if err != nil {
+		s.log.Error("demo: encode response", "err", err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":"internal error"}`+"\n")
+	}
+	s.writeBody(w, status, body)
+}
+
+// writeBody answers a complete JSON body with its Content-Length.
+func (s *Services) writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes()) // the client may be gone; nothing to do then
+	_, _ = w.Write(body) // the client may be gone; nothing to do then
 }
 
 // writeError answers {"error": msg}.

@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,11 +40,11 @@ type Options struct {
 // Services serves the eight services over one Store, counting requests per
 // service and per endpoint. Its methods are safe for concurrent use.
 type Services struct {
-	store  *Store
-	log    *slog.Logger
-	now    func() time.Time
-	byName map[string]*service // fixed in New, read without locking
-	bufs   sync.Pool           // *bytes.Buffer for encoding responses
+	store   *Store
+	log     *slog.Logger
+	now     func() time.Time
+	byName  map[string]*service // fixed in New, read without locking
+	scratch sync.Pool           // *scratch, a request's working memory
 
 	mu      sync.Mutex // guards servers, cancel and closed
 	servers []*http.Server
@@ -68,6 +67,7 @@ type service struct {
 	requests atomic.Int64
 	inFlight atomic.Int64
 
+	prefix    string      // "/<plural>"
 	endpoints []*endpoint // every endpoint below, for snapshots
 	selects   []*selector // GET /<plural>?ids= first, then the resource's selectors
 	oneEP     *endpoint   // GET /<plural>/:id
@@ -75,7 +75,10 @@ type service struct {
 	createEP  *endpoint   // POST /<plural>, nil when not allowed
 	other     *endpoint   // anything that is not an endpoint: 404, 405, no selector
 
-	next http.Handler // Options.Middleware around the router
+	// next is Options.Middleware around the router, nil without one: then
+	// ServeHTTP dispatches the route it counted instead of routing (and
+	// parsing the query) twice.
+	next http.Handler
 }
 
 // endpoint counts the requests routed to it. key is the EndpointSnapshot key,
@@ -102,13 +105,12 @@ func New(store *Store, opts Options) *Services {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.scratch.New = func() any { return new(scratch) }
 	for _, res := range s.resources() {
 		svc := newService(s, res)
 		svc.latency.Store(int64(max(opts.Latency, 0)))
-		svc.next = http.HandlerFunc(svc.serve)
 		if opts.Middleware != nil {
-			svc.next = opts.Middleware(res.name, svc.next)
+			svc.next = opts.Middleware(res.name, http.HandlerFunc(svc.serve))
 		}
 		s.byName[res.name] = svc
 	}
@@ -116,7 +118,7 @@ func New(store *Store, opts Options) *Services {
 }
 
 func newService(s *Services, res *resource) *service {
-	svc := &service{resource: res, s: s}
+	svc := &service{resource: res, s: s, prefix: "/" + res.name}
 	ep := func(method, path string) *endpoint {
 		e := &endpoint{key: res.name + " " + method + " " + path}
 		svc.endpoints = append(svc.endpoints, e)
@@ -146,8 +148,11 @@ func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer svc.inFlight.Add(-1)
 	t := svc.route(r)
 	t.ep.count.Add(1)
-	if id := r.Header.Get("X-Request-ID"); id != "" {
-		w.Header().Set("X-Request-ID", id)
+	// The canonical spelling of X-Request-ID: Get and Set canonicalise their
+	// key, which allocates for a key that is not canonical already.
+	const requestIDHeader = "X-Request-Id"
+	if id := r.Header.Get(requestIDHeader); id != "" {
+		w.Header().Set(requestIDHeader, id)
 	}
 
 	ctx := r.Context()
@@ -163,7 +168,7 @@ func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("uri", r.URL.RequestURI()),
 				slog.Int("status", sw.status),
 				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", r.Header.Get("X-Request-ID")),
+				slog.String("request_id", r.Header.Get(requestIDHeader)),
 				slog.String("traceparent", r.Header.Get("traceparent")))
 		}()
 	}
@@ -180,7 +185,11 @@ func (svc *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	svc.next.ServeHTTP(w, r)
+	if svc.next != nil {
+		svc.next.ServeHTTP(w, r) // the middleware may change r: route it again
+		return
+	}
+	svc.dispatch(w, r, t)
 }
 
 // statusWriter records the status for the request log. Unwrap lets

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -75,6 +76,10 @@ func SeedBase() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 // by-id index. Patients, insurers, staff, doctors, clinics and documents never
 // change after NewStore and are read without locking; cases and appointments
 // change through UpdateCase and CreateAppointment and are guarded by mu.
+//
+// Beside each table is a jsonCache of its rows' JSON, also by id-1, from
+// which the services build their responses; a write refreshes the changed
+// row's entry under mu together with the row (see jsonCache).
 type Store struct {
 	patients   []Patient
 	nameKeys   []string // lower-cased "first last" per patient, for search
@@ -88,14 +93,29 @@ type Store struct {
 	casesByPatient     [][]int64 // by patient id-1, ascending case ids
 	doctorsBySpecialty map[string][]int64
 
+	patientsJSON  jsonCache
+	insurersJSON  jsonCache
+	staffJSON     jsonCache
+	doctorsJSON   jsonCache
+	clinicsJSON   jsonCache
+	documentsJSON jsonCache
+
 	mu        sync.RWMutex
 	cases     []Case
 	caseOrder []int64 // case ids in list order: updated_at desc, id desc
 	// caseFilters mirrors the filterable fields of cases (by id-1) in 16
 	// bytes a case, so ListCases scans 80 KB instead of every Case.
-	caseFilters  []caseFilter
+	caseFilters []caseFilter
+	// caseCounts counts cases by caseFilter.assignee (0: unassigned, else a
+	// staff id) and status (the bit position of statusBit), so ListCases
+	// knows the total without scanning past its page.
+	caseCounts   [][numStatuses]int
 	appointments []Appointment
 	apptsByCase  [][]int64 // by case id-1, ascending appointment ids
+	// The slices are guarded by mu; their entries are atomic so readers
+	// holding the read lock can fill them.
+	casesJSON        jsonCache
+	appointmentsJSON jsonCache
 }
 
 // NewStore builds the seeded data. Every call returns an identical, independent
@@ -118,14 +138,27 @@ func (s *Store) buildIndexes() {
 	}
 	s.caseOrder = make([]int64, len(s.cases))
 	s.caseFilters = make([]caseFilter, len(s.cases))
+	s.caseCounts = make([][numStatuses]int, len(s.staff)+1)
 	for i := range s.cases {
 		s.caseOrder[i] = int64(i + 1)
 		s.caseFilters[i] = filterOf(&s.cases[i])
+		s.countCase(s.caseFilters[i], 1)
 	}
 	slices.SortFunc(s.caseOrder, func(a, b int64) int {
 		ca, cb := &s.cases[a-1], &s.cases[b-1]
 		return compareCaseOrder(ca.UpdatedAt, ca.ID, cb.UpdatedAt, cb.ID)
 	})
+
+	// Empty: rows are encoded on first read, which keeps NewStore (called by
+	// every test) from encoding 31,000 rows most tests never read.
+	s.patientsJSON = make(jsonCache, len(s.patients))
+	s.insurersJSON = make(jsonCache, len(s.insurers))
+	s.staffJSON = make(jsonCache, len(s.staff))
+	s.doctorsJSON = make(jsonCache, len(s.doctors))
+	s.clinicsJSON = make(jsonCache, len(s.clinics))
+	s.documentsJSON = make(jsonCache, len(s.documents))
+	s.casesJSON = make(jsonCache, len(s.cases))
+	s.appointmentsJSON = make(jsonCache, len(s.appointments))
 }
 
 // caseFilter is what ListCases filters on: the status as a bit (see
@@ -141,6 +174,33 @@ func filterOf(c *Case) caseFilter {
 		f.assignee = *c.AssigneeID
 	}
 	return f
+}
+
+// countCase adds delta to the count of cases matching f. Every stored case
+// has a known status and an assignee that is 0 or a staff id (seeded so, and
+// checked by UpdateCase). Callers hold mu or own the store.
+func (s *Store) countCase(f caseFilter, delta int) {
+	s.caseCounts[f.assignee][bits.TrailingZeros8(f.status)] += delta
+}
+
+// numStatuses is the number of case statuses, and of bits in a status mask
+// that mean something.
+const numStatuses = 4
+
+// anyStatus is the status mask that matches every case.
+const anyStatus = uint8(0xff)
+
+// statusMask returns the mask matching any of statuses, or anyStatus when
+// there are none; unknown statuses add nothing.
+func statusMask(statuses []string) uint8 {
+	if len(statuses) == 0 {
+		return anyStatus
+	}
+	var mask uint8
+	for _, st := range statuses {
+		mask |= statusBit(st)
+	}
+	return mask
 }
 
 // statusBit maps a case status to its bit in a status mask; 0 for an
@@ -196,14 +256,7 @@ func pick[T any](rows []T, ids []int64) []T {
 // gather returns the rows whose ids index lists under the given keys, ordered
 // by row id, each row once even when a key repeats.
 func gather[T any](rows []T, index [][]int64, keys []int64) []T {
-	var ids []int64
-	for _, k := range keys {
-		if k >= 1 && k <= int64(len(index)) {
-			ids = append(ids, index[k-1]...)
-		}
-	}
-	slices.Sort(ids)
-	return pick(rows, slices.Compact(ids))
+	return pick(rows, gatherIDs(nil, index, keys))
 }
 
 // Patient returns the patient with the given id.
@@ -254,18 +307,6 @@ func (s *Store) Counts() map[string]int {
 	}
 }
 
-func (s *Store) casesByIDs(ids []int64) []Case {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return pick(s.cases, ids)
-}
-
-func (s *Store) appointmentsByIDs(ids []int64) []Appointment {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return pick(s.appointments, ids)
-}
-
 // CasesByPatients returns the cases of the given patients, ordered by id.
 func (s *Store) CasesByPatients(patientIDs []int64) []Case {
 	s.mu.RLock()
@@ -298,14 +339,20 @@ func (s *Store) DocumentsByCases(caseIDs []int64) []Document {
 // SearchPatients returns up to limit patients whose "first last" name contains
 // q, ignoring case, ordered by id.
 func (s *Store) SearchPatients(q string, limit int) []Patient {
+	return pick(s.patients, s.searchPatients(q, limit, make([]int64, 0, min(max(limit, 0), 16))))
+}
+
+// searchPatients is SearchPatients returning ids, in out (reusing its
+// storage).
+func (s *Store) searchPatients(q string, limit int, out []int64) []int64 {
 	q = strings.ToLower(q)
-	out := make([]Patient, 0, min(max(limit, 0), 16))
+	out = out[:0]
 	for i, key := range s.nameKeys {
 		if len(out) >= limit {
 			break
 		}
 		if strings.Contains(key, q) {
-			out = append(out, s.patients[i])
+			out = append(out, int64(i+1))
 		}
 	}
 	return out
@@ -320,8 +367,14 @@ func (s *Store) IsSpecialty(name string) bool {
 // DoctorsBySpecialty returns up to limit doctors of the specialty, best rated
 // first, ties broken by the lower id.
 func (s *Store) DoctorsBySpecialty(specialty string, limit int) []Doctor {
+	return pick(s.doctors, s.doctorIDsBySpecialty(specialty, limit))
+}
+
+// doctorIDsBySpecialty is DoctorsBySpecialty returning ids. The result shares
+// the index's storage: callers must not modify it.
+func (s *Store) doctorIDsBySpecialty(specialty string, limit int) []int64 {
 	ids := s.doctorsBySpecialty[specialty]
-	return pick(s.doctors, ids[:min(max(limit, 0), len(ids))])
+	return ids[:min(max(limit, 0), len(ids))]
 }
 
 // ListCases returns one page of the cases whose status is one of statuses
@@ -331,46 +384,91 @@ func (s *Store) DoctorsBySpecialty(specialty string, limit int) []Doctor {
 // below 1 as DefaultPerPage; the store itself does not cap perPage (the
 // service does).
 func (s *Store) ListCases(statuses []string, assigneeID *int64, page, perPage int) ([]Case, int) {
+	q := newCaseQuery(statusMask(statuses), assigneeID, page, perPage)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids, total := s.casePage(q, make([]int64, 0, min(q.perPage, len(s.caseOrder))))
+	return pick(s.cases, ids), total
+}
+
+// caseQuery is one page of a case filter, as ListCases describes it, in the
+// form casePage scans with.
+type caseQuery struct {
+	mask       uint8 // see statusMask
+	byAssignee bool
+	assignee   int64 // the caseFilter.assignee wanted, when byAssignee
+	skip       int   // matching cases before the page
+	perPage    int
+}
+
+// newCaseQuery normalises page and perPage as ListCases documents.
+func newCaseQuery(mask uint8, assigneeID *int64, page, perPage int) caseQuery {
 	page = max(page, 1)
 	if perPage < 1 {
 		perPage = DefaultPerPage
 	}
-	skip := math.MaxInt // a page too far to compute is past the end
+	q := caseQuery{mask: mask, skip: math.MaxInt, perPage: perPage} // a page too far to compute is past the end
 	if page-1 <= math.MaxInt/perPage {
-		skip = (page - 1) * perPage
+		q.skip = (page - 1) * perPage
 	}
-
-	mask := uint8(0xff)
-	if len(statuses) > 0 {
-		mask = 0
-		for _, st := range statuses {
-			mask |= statusBit(st)
-		}
-	}
-	var assignee int64
 	if assigneeID != nil {
+		q.byAssignee = true
 		// 0 stands for "unassigned" in caseFilters; asking for id 0 must
 		// match nothing, as every other unknown id does.
-		if assignee = *assigneeID; assignee == 0 {
-			assignee = -1
+		if q.assignee = *assigneeID; q.assignee == 0 {
+			q.assignee = -1
 		}
 	}
+	return q
+}
 
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Case, 0, min(perPage, len(s.caseOrder)))
-	total := 0
+// casePage returns in out (reusing its storage) the ids of the cases on q's
+// page, in list order, and the number of cases matching q. It scans
+// caseOrder only as far as the end of the page: the total comes from
+// caseCounts. Callers hold mu.
+func (s *Store) casePage(q caseQuery, out []int64) ([]int64, int) {
+	out = out[:0]
+	total := s.countMatching(q)
+	if q.skip >= total {
+		return out, total
+	}
+	seen := 0
 	for _, id := range s.caseOrder {
 		f := s.caseFilters[id-1]
-		if f.status&mask == 0 || assigneeID != nil && f.assignee != assignee {
+		if f.status&q.mask == 0 || q.byAssignee && f.assignee != q.assignee {
 			continue
 		}
-		if total >= skip && len(out) < perPage {
-			out = append(out, s.cases[id-1])
+		if seen >= q.skip {
+			if out = append(out, id); len(out) == q.perPage {
+				break
+			}
 		}
-		total++
+		seen++
 	}
 	return out, total
+}
+
+// countMatching returns the number of cases matching q's filter. Callers
+// hold mu.
+func (s *Store) countMatching(q caseQuery) int {
+	counts := s.caseCounts
+	if q.byAssignee {
+		// -1 (asked for id 0) and unknown ids match nothing.
+		if q.assignee < 1 || q.assignee >= int64(len(counts)) {
+			return 0
+		}
+		counts = counts[q.assignee : q.assignee+1]
+	}
+	n := 0
+	for i := range numStatuses {
+		if q.mask&(1<<i) == 0 {
+			continue
+		}
+		for _, c := range counts {
+			n += c[i]
+		}
+	}
+	return n
 }
 
 // CasePatch is the change PATCH /cases/:id asks for. Nil fields are left
@@ -388,11 +486,18 @@ type CasePatch struct {
 // the list order. It returns ErrNotFound for an unknown case and a
 // *ValidationError, changing nothing, when a field is invalid.
 func (s *Store) UpdateCase(id int64, p CasePatch, now time.Time) (Case, error) {
+	c, _, err := s.updateCase(id, p, now)
+	return c, err
+}
+
+// updateCase is UpdateCase also returning the updated case's JSON, nil when
+// it cannot be encoded.
+func (s *Store) updateCase(id int64, p CasePatch, now time.Time) (Case, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := byID(s.cases, id)
 	if !ok {
-		return Case{}, ErrNotFound
+		return Case{}, nil, ErrNotFound
 	}
 	c := old
 	var verr ValidationError
@@ -422,7 +527,7 @@ func (s *Store) UpdateCase(id int64, p CasePatch, now time.Time) (Case, error) {
 		}
 	}
 	if err := verr.err(); err != nil {
-		return Case{}, err
+		return Case{}, nil, err
 	}
 	c.UpdatedAt = now.UTC().Truncate(time.Second)
 
@@ -431,10 +536,13 @@ func (s *Store) UpdateCase(id int64, p CasePatch, now time.Time) (Case, error) {
 	i := s.orderPosition(old.UpdatedAt, id)
 	s.caseOrder = slices.Delete(s.caseOrder, i, i+1)
 	s.cases[id-1] = c
+	s.countCase(s.caseFilters[id-1], -1)
 	s.caseFilters[id-1] = filterOf(&c)
+	s.countCase(s.caseFilters[id-1], 1)
+	enc := s.casesJSON.refresh(int(id-1), &c)
 	j := s.orderPosition(c.UpdatedAt, id)
 	s.caseOrder = slices.Insert(s.caseOrder, j, id)
-	return c, nil
+	return c, enc, nil
 }
 
 // orderPosition returns the index in caseOrder of the first case that does
@@ -460,6 +568,13 @@ type AppointmentInput struct {
 // case or doctor does not exist or starts_at is missing, unparseable or
 // before now.
 func (s *Store) CreateAppointment(in AppointmentInput, now time.Time) (Appointment, error) {
+	a, _, err := s.createAppointment(in, now)
+	return a, err
+}
+
+// createAppointment is CreateAppointment also returning the new
+// appointment's JSON, nil when it cannot be encoded.
+func (s *Store) createAppointment(in AppointmentInput, now time.Time) (Appointment, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var verr ValidationError
@@ -485,7 +600,7 @@ func (s *Store) CreateAppointment(in AppointmentInput, now time.Time) (Appointme
 		startsAt = t.UTC()
 	}
 	if err := verr.err(); err != nil {
-		return Appointment{}, err
+		return Appointment{}, nil, err
 	}
 	a := Appointment{
 		ID:       int64(len(s.appointments) + 1),
@@ -495,8 +610,66 @@ func (s *Store) CreateAppointment(in AppointmentInput, now time.Time) (Appointme
 		Status:   AppointmentScheduled,
 	}
 	s.appointments = append(s.appointments, a)
+	s.appointmentsJSON = slices.Grow(s.appointmentsJSON, 1)[:len(s.appointments)]
+	enc := s.appointmentsJSON.refresh(int(a.ID-1), &a)
 	// Each case's id list is its own array (built by append), so appending
 	// here cannot overwrite another case's list.
 	s.apptsByCase[a.CaseID-1] = append(s.apptsByCase[a.CaseID-1], a.ID)
-	return a, nil
+	return a, enc, nil
+}
+
+// The reads below serve the services: each appends the JSON of the rows it
+// selects to dst, comma-separated (see appendRows), or of the one row (see
+// appendRow). Those with a work slice use it as scratch space for row ids
+// and return it for reuse. Reads of the tables that never change need no
+// lock and are made with appendRow and appendRows directly.
+
+func (s *Store) appendCase(dst []byte, id int64) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRow(dst, s.cases, s.casesJSON, id)
+}
+
+func (s *Store) appendCases(dst []byte, ids []int64) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRows(dst, s.cases, s.casesJSON, ids)
+}
+
+func (s *Store) appendCasesByPatients(dst []byte, patientIDs, work []int64) ([]byte, []int64, error) {
+	work = gatherIDs(work, s.casesByPatient, patientIDs) // immutable: no lock
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	dst, err := appendRows(dst, s.cases, s.casesJSON, work)
+	return dst, work, err
+}
+
+// appendCasePage appends the cases on q's page and returns the number of
+// cases matching q.
+func (s *Store) appendCasePage(dst []byte, q caseQuery, work []int64) ([]byte, []int64, int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	work, total := s.casePage(q, work)
+	dst, err := appendRows(dst, s.cases, s.casesJSON, work)
+	return dst, work, total, err
+}
+
+func (s *Store) appendAppointment(dst []byte, id int64) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRow(dst, s.appointments, s.appointmentsJSON, id)
+}
+
+func (s *Store) appendAppointments(dst []byte, ids []int64) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRows(dst, s.appointments, s.appointmentsJSON, ids)
+}
+
+func (s *Store) appendAppointmentsByCases(dst []byte, caseIDs, work []int64) ([]byte, []int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	work = gatherIDs(work, s.apptsByCase, caseIDs)
+	dst, err := appendRows(dst, s.appointments, s.appointmentsJSON, work)
+	return dst, work, err
 }
