@@ -17,16 +17,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
@@ -100,12 +101,25 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		OperationTimeout: cfg.OperationTimeout,
 	})
 
+	apq, closeAPQ, err := newAPQCache(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeAPQ()
+	var trusted *graphqlhttp.TrustedDocuments
+	if cfg.TrustedDocuments != "" {
+		trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.TrustedDocuments, cfg.Env == "production", log.With("component", "trusted-documents"))
+		if err != nil {
+			return fmt.Errorf("configuration: STACKER_TRUSTED_DOCUMENTS: %w", err)
+		}
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           routes(newGraphQLHandler(res, cfg), log),
+		Handler:           routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.CORSOrigins}, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -212,14 +226,32 @@ func newClients(urls map[string]string, hc *http.Client, policy func(service str
 }
 
 // newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's
-// NewDefaultServer is meant for examples): the transports, a parsed-query
-// cache, introspection, the error presenter and per-operation loaders.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config) http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+// NewDefaultServer is meant for examples): Stacker's GraphQL-over-HTTP
+// transport, a parsed-query cache, the request limits, persisted queries,
+// the error presenter and per-operation loaders. The extensions that read
+// the document run in order: trusted documents resolve or refuse it, APQ
+// resolves a hash, then the limits look at the final text.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments) *handler.Server {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
+	srv := handler.New(es)
+	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
-	srv.Use(extension.Introspection{})
+	srv.SetParserTokenLimit(cfg.MaxTokens)
+	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
+	if trusted != nil {
+		srv.Use(trusted)
+	}
+	if apq != nil {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	}
+	srv.Use(&graphqlhttp.Limits{
+		MaxTokens: cfg.MaxTokens, MaxDepth: cfg.MaxDepth, MaxAliases: cfg.MaxAliases,
+		MaxRootFields: cfg.MaxRootFields, MaxDirectives: cfg.MaxDirectives, MaxCost: cfg.MaxCost,
+		Cost: resolvers.CostModel(), Schema: es.Schema(),
+	})
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)
@@ -227,10 +259,28 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config) http.Handler 
 	return srv
 }
 
+// newAPQCache is Redis when configured (shared by all replicas), memory
+// otherwise.
+func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (graphql.Cache[string], func(), error) {
+	if cfg.RedisURL == "" {
+		return graphqlhttp.NewMemoryAPQCache(10000), func() {}, nil
+	}
+	c, err := graphqlhttp.NewRedisAPQCache(cfg.RedisURL, log.With("component", "apq"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: STACKER_REDIS_URL: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx); err != nil {
+		log.Warn("redis does not answer yet; persisted queries degrade to misses until it does", "error", err)
+	}
+	return c, func() { c.Close() }, nil
+}
+
 // routes lists every route of the gateway.
-func routes(gql http.Handler, log *slog.Logger) http.Handler {
+func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
+	mux.Handle("/graphql", cors.Wrap(noSniff(gql)))
 	mux.Handle("GET /{$}", playground.Handler("Stacker", "/graphql"))
 	mux.Handle("GET /graphiql", playground.Handler("Stacker", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -238,6 +288,15 @@ func routes(gql http.Handler, log *slog.Logger) http.Handler {
 		io.WriteString(w, `{"status":"ok"}`)
 	})
 	return withRequestID(withAccessLog(mux, log))
+}
+
+// noSniff keeps browsers from reading an answer as anything but what its
+// Content-Type says.
+func noSniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // debugRoutes are for operators only and live on their own listener

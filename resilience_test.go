@@ -210,16 +210,14 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	}
 	res := resolvers.New(resolvers.Deps{Clients: clients, Loaders: loaders.Options{}, Logger: newLogger(config.Config{LogFormat: "text"}, &logs)})
 	cfg, _ := config.Load(func(string) string { return "" })
-	h := newGraphQLHandler(res, cfg).(interface {
-		AroundFields(graphql.FieldMiddleware)
-	})
+	h := newGraphQLHandler(res, cfg, nil, nil)
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc.Path().String() == "cases.nodes[1].patient" {
 			panic("resolver bug")
 		}
 		return next(ctx)
 	})
-	srv := httptest.NewServer(h.(http.Handler))
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for range 2 { // the second query shows the server still serves
 		var got struct {

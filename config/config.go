@@ -56,6 +56,35 @@ type Config struct {
 	// DemoFaults is the fault specification for the demo services
 	// (STACKER_DEMO_FAULTS), e.g. "patients:fail=0.2,doctors:latency=300ms".
 	DemoFaults string
+	// Env is "development" (the default) or "production" (STACKER_ENV).
+	// Production turns introspection and field suggestions off by default
+	// and enforces the trusted documents list.
+	Env string
+	// RedisURL, when set, shares automatic persisted queries between
+	// replicas (STACKER_REDIS_URL).
+	RedisURL string
+	// TrustedDocuments is a manifest of the only operations allowed to run
+	// (STACKER_TRUSTED_DOCUMENTS).
+	TrustedDocuments string
+	// Introspection and FieldSuggestions (STACKER_INTROSPECTION,
+	// STACKER_FIELD_SUGGESTIONS) default to on, off in production.
+	Introspection    bool
+	FieldSuggestions bool
+	// Request limits (STACKER_MAX_BODY_BYTES, STACKER_MAX_TOKENS,
+	// STACKER_MAX_DEPTH, STACKER_MAX_ALIASES, STACKER_MAX_ROOT_FIELDS,
+	// STACKER_MAX_DIRECTIVES, STACKER_MAX_COST), and client batching
+	// (STACKER_BATCH_MAX; 0 turns it off).
+	MaxBodyBytes  int
+	MaxTokens     int
+	MaxDepth      int
+	MaxAliases    int
+	MaxRootFields int
+	MaxDirectives int
+	MaxCost       int
+	BatchMax      int
+	// CORSOrigins may call the API from a browser (STACKER_CORS_ORIGINS,
+	// comma-separated; "*" for any, development only).
+	CORSOrigins []string
 	// DebugAddr, when set, serves pprof and process figures on a separate
 	// listener for operators and the load command (STACKER_DEBUG_ADDR).
 	DebugAddr string
@@ -88,6 +117,14 @@ func Load(getenv func(string) string) (Config, error) {
 		RetryBudget:            0.2,
 		BreakerFailures:        5,
 		BreakerOpenFor:         5 * time.Second,
+		Env:                    "development",
+		MaxBodyBytes:           1 << 20,
+		MaxTokens:              15000,
+		MaxDepth:               15,
+		MaxAliases:             30,
+		MaxRootFields:          20,
+		MaxDirectives:          5,
+		MaxCost:                10000,
 	}
 	var errs []error
 	if v := getenv("STACKER_ADDR"); v != "" {
@@ -147,6 +184,52 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	c.RedisURL = getenv("STACKER_REDIS_URL")
+	c.TrustedDocuments = getenv("STACKER_TRUSTED_DOCUMENTS")
+	switch v := getenv("STACKER_ENV"); v {
+	case "", "development":
+	case "production":
+		c.Env = v
+	default:
+		errs = append(errs, fmt.Errorf("STACKER_ENV: %q is not development or production", v))
+	}
+	c.Introspection, c.FieldSuggestions = c.Env != "production", c.Env != "production"
+	boolean := func(name string, dst *bool) {
+		switch v := strings.ToLower(getenv(name)); v {
+		case "":
+		case "true", "1", "on":
+			*dst = true
+		case "false", "0", "off":
+			*dst = false
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+		}
+	}
+	boolean("STACKER_INTROSPECTION", &c.Introspection)
+	boolean("STACKER_FIELD_SUGGESTIONS", &c.FieldSuggestions)
+	integer("STACKER_MAX_BODY_BYTES", &c.MaxBodyBytes, 1024, 1<<30)
+	integer("STACKER_MAX_TOKENS", &c.MaxTokens, 100, 10000000)
+	integer("STACKER_MAX_DEPTH", &c.MaxDepth, 2, 1000)
+	integer("STACKER_MAX_ALIASES", &c.MaxAliases, 0, 100000)
+	integer("STACKER_MAX_ROOT_FIELDS", &c.MaxRootFields, 1, 100000)
+	integer("STACKER_MAX_DIRECTIVES", &c.MaxDirectives, 1, 1000)
+	integer("STACKER_MAX_COST", &c.MaxCost, 1, 1<<40)
+	integer("STACKER_BATCH_MAX", &c.BatchMax, 0, 1000)
+	if v := getenv("STACKER_CORS_ORIGINS"); v != "" {
+		for o := range strings.SplitSeq(v, ",") {
+			o = strings.TrimRight(strings.TrimSpace(o), "/")
+			if o == "" {
+				continue
+			}
+			if o != "*" {
+				if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+					errs = append(errs, fmt.Errorf("STACKER_CORS_ORIGINS: %q is not an origin such as https://console.example.com", o))
+					continue
+				}
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
 	if v := getenv("STACKER_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("STACKER_LOG_LEVEL: %q is not one of debug, info, warn, error", v))

@@ -1,0 +1,438 @@
+package graphqlhttp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+)
+
+// Codes of the limit errors, in extensions.code.
+const (
+	CodeTooManyTokens     = "TOO_MANY_TOKENS"
+	CodeQueryTooDeep      = "QUERY_TOO_DEEP"
+	CodeTooManyAliases    = "TOO_MANY_ALIASES"
+	CodeTooManyRootFields = "TOO_MANY_ROOT_FIELDS"
+	CodeTooManyDirectives = "TOO_MANY_DIRECTIVES"
+	CodeQueryTooComplex   = "QUERY_TOO_COMPLEX"
+)
+
+// Limits refuses abusive documents before they cost anything: it runs
+// before gqlgen parses and validates (validation of overlapping fields is
+// quadratic in the number of aliases, so 10,000 aliases must never reach
+// it) and before any resolver. The zero value of a limit means its default;
+// a negative one turns it off.
+type Limits struct {
+	MaxTokens     int // lexer tokens (default 15,000)
+	MaxDepth      int // nesting of selection sets, fragments expanded (default 15)
+	MaxAliases    int // aliased fields in the document (default 30)
+	MaxRootFields int // fields of the operation's root selection (default 20)
+	MaxDirectives int // directives on one field, fragment or operation (default 5)
+	MaxCost       int // estimated cost, see Cost (default 10,000)
+	// Cost weighs fields; nil charges 1 for every object or list field.
+	Cost *CostModel
+	// Schema gives field types to the cost estimate.
+	Schema *ast.Schema
+
+	docs *lru.LRU[*ast.QueryDocument]
+}
+
+// CostModel estimates what an operation will cost: every field of object
+// type costs 1 plus its Calls (the upstream calls it needs); a list
+// multiplies the cost of what is below it by its size: the value of its
+// slicing argument (first, limit) when it has one, else its assumed size.
+type CostModel struct {
+	// Calls is the extra cost of a field by coordinate ("Case.patient"):
+	// the upstream calls it needs.
+	Calls map[string]int
+	// ListSizes sizes list fields (and connection fields, whose nodes and
+	// edges are the list) by coordinate ("Query.cases").
+	ListSizes map[string]ListSize
+	// DefaultListSize is the assumed size of any other list (default 10).
+	DefaultListSize int
+}
+
+// ListSize says how big a list field's answer is.
+type ListSize struct {
+	SlicingArgument string   // the argument that bounds it, e.g. "first"
+	Default         int      // its size when the argument is not given
+	SizedFields     []string // for connections: the children that are the list
+}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (l *Limits) ExtensionName() string { return "Limits" }
+
+// Validate implements graphql.HandlerExtension.
+func (l *Limits) Validate(graphql.ExecutableSchema) error {
+	set := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&l.MaxTokens, 15000)
+	set(&l.MaxDepth, 15)
+	set(&l.MaxAliases, 30)
+	set(&l.MaxRootFields, 20)
+	set(&l.MaxDirectives, 5)
+	set(&l.MaxCost, 10000)
+	if l.Cost == nil {
+		l.Cost = &CostModel{}
+	}
+	if l.Cost.DefaultListSize <= 0 {
+		l.Cost.DefaultListSize = 10
+	}
+	l.docs = lru.New[*ast.QueryDocument](1000)
+	return nil
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = (*Limits)(nil)
+
+func limitError(code, format string, args ...any) *gqlerror.Error {
+	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+}
+
+// MutateOperationParameters checks the document before gqlgen sees it.
+func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if p.Query == "" {
+		return nil // a persisted query hash not resolved yet is checked after
+	}
+	doc, ok := l.docs.Get(ctx, p.Query)
+	if !ok {
+		var err error
+		doc, err = parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, positive(l.MaxTokens))
+		if err != nil {
+			if ge, ok := err.(*gqlerror.Error); ok && l.MaxTokens > 0 && isTokenLimit(ge) {
+				return limitError(CodeTooManyTokens, "the document has more than %d tokens", l.MaxTokens)
+			}
+			return nil // gqlgen reports the syntax error itself
+		}
+		if e := l.checkStructure(doc); e != nil {
+			return e
+		}
+		l.docs.Add(ctx, p.Query, doc)
+	}
+	op := operationFor(doc, p.OperationName)
+	if op == nil || l.MaxCost < 0 {
+		return nil
+	}
+	c := &costWalk{l: l, doc: doc, vars: p.Variables, memo: map[string]int{}, active: map[string]bool{}}
+	root := l.rootType(op.Operation)
+	if cost := c.selection(op.SelectionSet, root); cost > l.MaxCost {
+		return limitError(CodeQueryTooComplex, "the operation's estimated cost %d exceeds the limit of %d; ask for fewer items (first) or fewer nested lists", cost, l.MaxCost)
+	}
+	return nil
+}
+
+func positive(n int) int {
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func isTokenLimit(e *gqlerror.Error) bool {
+	return strings.Contains(e.Message, "token limit")
+}
+
+func operationFor(doc *ast.QueryDocument, name string) *ast.OperationDefinition {
+	if name == "" && len(doc.Operations) == 1 {
+		return doc.Operations[0]
+	}
+	return doc.Operations.ForName(name)
+}
+
+func (l *Limits) rootType(op ast.Operation) *ast.Definition {
+	if l.Schema == nil {
+		return nil
+	}
+	switch op {
+	case ast.Mutation:
+		return l.Schema.Mutation
+	case ast.Subscription:
+		return l.Schema.Subscription
+	}
+	return l.Schema.Query
+}
+
+// checkStructure applies the limits that do not depend on variables.
+func (l *Limits) checkStructure(doc *ast.QueryDocument) *gqlerror.Error {
+	aliases, directives := 0, 0
+	var count func(ast.SelectionSet)
+	count = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if s.Alias != "" && s.Alias != s.Name {
+					aliases++
+				}
+				directives = max(directives, len(s.Directives))
+				count(s.SelectionSet)
+			case *ast.InlineFragment:
+				directives = max(directives, len(s.Directives))
+				count(s.SelectionSet)
+			case *ast.FragmentSpread:
+				directives = max(directives, len(s.Directives))
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		directives = max(directives, len(op.Directives))
+		count(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		directives = max(directives, len(f.Directives))
+		count(f.SelectionSet)
+	}
+	if l.MaxAliases >= 0 && aliases > l.MaxAliases {
+		return limitError(CodeTooManyAliases, "the document has %d aliases; at most %d are allowed", aliases, l.MaxAliases)
+	}
+	if l.MaxDirectives >= 0 && directives > l.MaxDirectives {
+		return limitError(CodeTooManyDirectives, "a selection carries %d directives; at most %d are allowed", directives, l.MaxDirectives)
+	}
+	d := &depthWalk{doc: doc, memo: map[string]int{}, active: map[string]bool{}}
+	for _, op := range doc.Operations {
+		if l.MaxRootFields >= 0 {
+			if n := d.rootFields(op.SelectionSet, map[string]bool{}); n > l.MaxRootFields {
+				return limitError(CodeTooManyRootFields, "the operation selects %d root fields; at most %d are allowed", n, l.MaxRootFields)
+			}
+		}
+		if l.MaxDepth >= 0 {
+			if depth := d.depth(op.SelectionSet); depth > l.MaxDepth {
+				return limitError(CodeQueryTooDeep, "the operation is %d levels deep; at most %d are allowed", depth, l.MaxDepth)
+			}
+		}
+	}
+	return nil
+}
+
+// depthWalk measures nesting with fragments expanded. Each fragment is
+// measured once (memo), so a document of fragments that spread each other
+// twice over cannot make the walk exponential; a fragment cycle (invalid,
+// and reported by validation later) counts as no depth.
+type depthWalk struct {
+	doc    *ast.QueryDocument
+	memo   map[string]int
+	active map[string]bool
+}
+
+func (d *depthWalk) depth(set ast.SelectionSet) int {
+	deepest := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n := 0
+			if len(s.SelectionSet) > 0 {
+				n = 1 + d.depth(s.SelectionSet)
+			}
+			deepest = max(deepest, n)
+		case *ast.InlineFragment:
+			deepest = max(deepest, d.depth(s.SelectionSet))
+		case *ast.FragmentSpread:
+			deepest = max(deepest, d.fragment(s.Name))
+		}
+	}
+	return deepest
+}
+
+func (d *depthWalk) fragment(name string) int {
+	if n, ok := d.memo[name]; ok {
+		return n
+	}
+	f := d.doc.Fragments.ForName(name)
+	if f == nil || d.active[name] {
+		return 0
+	}
+	d.active[name] = true
+	n := d.depth(f.SelectionSet)
+	d.active[name] = false
+	d.memo[name] = n
+	return n
+}
+
+func (d *depthWalk) rootFields(set ast.SelectionSet, seen map[string]bool) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n++
+		case *ast.InlineFragment:
+			n += d.rootFields(s.SelectionSet, seen)
+		case *ast.FragmentSpread:
+			if f := d.doc.Fragments.ForName(s.Name); f != nil && !seen[s.Name] {
+				seen[s.Name] = true
+				n += d.rootFields(f.SelectionSet, seen)
+			}
+		}
+	}
+	return n
+}
+
+// costWalk estimates cost with the variables of this request.
+type costWalk struct {
+	l      *Limits
+	doc    *ast.QueryDocument
+	vars   map[string]any
+	memo   map[string]int // fragment name -> cost of one instance
+	active map[string]bool
+}
+
+// selection is the cost of a selection set on parent (nil when unknown).
+func (c *costWalk) selection(set ast.SelectionSet, parent *ast.Definition) int {
+	total := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			total = saturatingAdd(total, c.field(s, parent))
+		case *ast.InlineFragment:
+			total = saturatingAdd(total, c.selection(s.SelectionSet, c.typeNamed(s.TypeCondition, parent)))
+		case *ast.FragmentSpread:
+			total = saturatingAdd(total, c.fragment(s.Name))
+		}
+	}
+	return total
+}
+
+func (c *costWalk) fragment(name string) int {
+	if n, ok := c.memo[name]; ok {
+		return n
+	}
+	f := c.doc.Fragments.ForName(name)
+	if f == nil || c.active[name] {
+		return 0
+	}
+	c.active[name] = true
+	n := c.selection(f.SelectionSet, c.typeNamed(f.TypeCondition, nil))
+	c.active[name] = false
+	c.memo[name] = n
+	return n
+}
+
+func (c *costWalk) typeNamed(name string, fallback *ast.Definition) *ast.Definition {
+	if name == "" || c.l.Schema == nil {
+		return fallback
+	}
+	if d := c.l.Schema.Types[name]; d != nil {
+		return d
+	}
+	return fallback
+}
+
+func (c *costWalk) field(f *ast.Field, parent *ast.Definition) int {
+	if len(f.SelectionSet) == 0 {
+		return 0 // scalars and enums come with their object
+	}
+	var def *ast.FieldDefinition
+	var child *ast.Definition
+	coord := ""
+	if parent != nil {
+		def = parent.Fields.ForName(f.Name)
+		coord = parent.Name + "." + f.Name
+	}
+	if def != nil && c.l.Schema != nil {
+		child = c.l.Schema.Types[def.Type.Name()]
+	}
+	cost := 1 + c.l.Cost.Calls[coord]
+	size, sized := c.listSize(f, def, coord)
+	below := 0
+	if sized != nil {
+		// A connection: the sized children are the list, the rest (totalCount,
+		// pageInfo) come once.
+		for _, sel := range f.SelectionSet {
+			if sf, ok := sel.(*ast.Field); ok && slices.Contains(sized, sf.Name) {
+				// The list's size is the connection's, not a default of its own.
+				var elem *ast.Definition
+				if child != nil && c.l.Schema != nil {
+					if sdef := child.Fields.ForName(sf.Name); sdef != nil {
+						elem = c.l.Schema.Types[sdef.Type.Name()]
+					}
+				}
+				below = saturatingAdd(below, saturatingMul(size, 1+c.selection(sf.SelectionSet, elem)))
+				continue
+			}
+			below = saturatingAdd(below, c.selection(ast.SelectionSet{sel}, child))
+		}
+		return saturatingAdd(cost, below)
+	}
+	return saturatingAdd(cost, saturatingMul(size, c.selection(f.SelectionSet, child)))
+}
+
+// listSize returns how many times the children of f are resolved, and for
+// connections the names of the children that are the list.
+func (c *costWalk) listSize(f *ast.Field, def *ast.FieldDefinition, coord string) (int, []string) {
+	ls, configured := c.l.Cost.ListSizes[coord]
+	isList := def != nil && def.Type.Elem != nil
+	if !configured {
+		if isList {
+			return c.l.Cost.DefaultListSize, nil
+		}
+		return 1, nil
+	}
+	size := ls.Default
+	if ls.SlicingArgument != "" {
+		if n, ok := c.intArg(f, ls.SlicingArgument); ok {
+			size = n
+		}
+	}
+	size = max(size, 0)
+	if len(ls.SizedFields) > 0 {
+		return size, ls.SizedFields
+	}
+	return size, nil
+}
+
+// intArg reads an integer argument given literally or by variable.
+func (c *costWalk) intArg(f *ast.Field, name string) (int, bool) {
+	a := f.Arguments.ForName(name)
+	if a == nil || a.Value == nil {
+		return 0, false
+	}
+	v := a.Value
+	if v.Kind == ast.Variable {
+		raw, ok := c.vars[v.Raw]
+		if !ok {
+			return 0, false
+		}
+		switch n := raw.(type) {
+		case json.Number:
+			i, err := strconv.Atoi(string(n))
+			return i, err == nil
+		case float64:
+			return int(n), true
+		case int:
+			return n, true
+		case int64:
+			return int(n), true
+		}
+		return 0, false
+	}
+	if v.Kind == ast.IntValue {
+		i, err := strconv.Atoi(v.Raw)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+const maxCost = 1 << 40
+
+func saturatingAdd(a, b int) int { return min(a+b, maxCost) }
+
+func saturatingMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > maxCost/b {
+		return maxCost
+	}
+	return a * b
+}
