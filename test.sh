@@ -1,10 +1,36 @@
 #!/usr/bin/env bash
-# The one test command: prepares what the tests need on this machine, then
-# runs every test. `.ci/run` calls exactly this.
+# The one test command: prepares what the tests need on this machine (a
+# Redis, the npm packages of the real clients, Debian's chromium), then runs
+# every test. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Go is the only requirement so far; the machine's Go is used as it is.
-command -v go >/dev/null || { echo "test.sh: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
+log() { echo "test.sh: $*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else log "need root for: $*"; return 1; fi; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+command -v go >/dev/null || { log "Go is not installed (https://go.dev/doc/install)"; exit 1; }
+
+# Redis: the persisted-query tests share one between two gateways.
+if ! answers 6379; then
+  command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
+  log "starting redis-server on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 50); do answers 6379 && break; sleep 0.1; done
+fi
+
+# Node and the real clients' npm packages (pinned by package-lock.json).
+command -v node >/dev/null || { log "installing nodejs and npm"; apt_install nodejs npm; }
+for dir in e2e; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 go test -race -count=1 -timeout 20m ./...
