@@ -17,6 +17,10 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(int(ee)) // the command has said why on stderr already
+		}
 		fmt.Fprintln(os.Stderr, "stacker:", err)
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -25,6 +29,12 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// exitError is a command's exit code when it has reported its own outcome,
+// as `schema check` does.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError is a wrong command line: exit code 2, as flag does.
 type usageError struct{ msg string }
@@ -40,6 +50,8 @@ commands:
           STACKER_<SERVICE>_URL=... lines (for benchmarks that must count
           the gateway's CPU alone)
   load    closed-loop load against a running gateway (go run . load -h)
+  schema  print, diff and check the schema, validate front-end operations
+          (go run . schema -h)
 `
 
 // run is the whole program: main only supplies the process's environment, so
@@ -56,6 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serveDemo(ctx, getenv, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args[2:], stdout, stderr)
+	case "schema":
+		if code := runSchema(ctx, args[2:], stdout, stderr); code != 0 {
+			return exitError(code)
+		}
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
