@@ -332,6 +332,9 @@ func (c *costWalk) field(f *ast.Field, parent *ast.Definition) int {
 	if len(f.SelectionSet) == 0 {
 		return 0 // scalars and enums come with their object
 	}
+	if strings.HasPrefix(f.Name, "__") {
+		return 0 // introspection is answered from the schema in memory
+	}
 	var def *ast.FieldDefinition
 	var child *ast.Definition
 	coord := ""

@@ -1,0 +1,1 @@
+import{a,b}from"./chunk-AEM7STKU.js";import"./chunk-HQJOV37G.js";import"./chunk-534G65GA.js";import"./chunk-JIBL6OD4.js";import"./chunk-OM5TSSLX.js";import"./chunk-67OWHMVR.js";export{b as getWorker,a as jsonDefaults};
