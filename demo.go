@@ -13,6 +13,8 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/events"
+	"github.com/stacker/stacker/events/eventsurl"
 )
 
 // serveDemo runs only the demo services, so a benchmark can run them in a
@@ -29,10 +31,16 @@ func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
 	}
+	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
+	if err != nil {
+		return fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
+	}
+	defer bus.Close()
 	svcs := demo.New(demo.NewStore(), demo.Options{
 		Latency:    cfg.DemoLatency,
 		Logger:     log,
 		Middleware: demo.NewFaultInjector(faults).Middleware,
+		Publish:    bus.Publish,
 	})
 	urls, err := svcs.Start(ctx, "127.0.0.1")
 	if err != nil {

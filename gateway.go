@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -21,14 +23,18 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/events"
+	"github.com/stacker/stacker/events/eventsurl"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/playground"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
 	"github.com/stacker/stacker/upstream/appointments"
@@ -56,6 +62,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		debug.SetGCPercent(defaultGCPercent)
 	}
 
+	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
+	if err != nil {
+		return fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
+	}
+	defer bus.Close()
+
 	urls := cfg.ServiceURLs
 	if cfg.Embedded() {
 		faults, err := demo.ParseFaults(cfg.DemoFaults)
@@ -66,6 +78,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 			Latency:    cfg.DemoLatency,
 			Logger:     log.With("component", "demo"),
 			Middleware: demo.NewFaultInjector(faults).Middleware,
+			Publish:    bus.Publish,
 		})
 		urls, err = svcs.Start(ctx, "127.0.0.1")
 		if err != nil {
@@ -99,7 +112,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		Loaders:          loaders.Options{Wait: cfg.LoaderWait},
 		Logger:           log,
 		OperationTimeout: cfg.OperationTimeout,
+		Events:           bus,
+		Live:             resolvers.LiveOptions{MaxPerReplica: cfg.MaxSubscriptions, MaxPerConn: cfg.MaxSubscriptionsPerConnection},
 	})
+	defer res.Close()
 
 	apq, closeAPQ, err := newAPQCache(ctx, cfg, log)
 	if err != nil {
@@ -159,6 +175,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	return errors.Join(errs...)
 }
+
+// playgroundQuery is the playground's first tab: the front-end team's main query.
+//
+//go:embed operations/CaseBoard.graphql
+var playgroundQuery string
 
 // defaultGCPercent is the GOGC Stacker runs with unless GOGC is set.
 const defaultGCPercent = 400
@@ -234,6 +255,18 @@ func newClients(urls map[string]string, hc *http.Client, policy func(service str
 func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
+	// Subscriptions: graphql-transport-ws (and the legacy graphql-ws) over
+	// WebSocket, and GraphQL over Server-Sent Events; everything else is
+	// plain GraphQL over HTTP.
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)}},
+		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			return resolvers.WithConnectionCounter(ctx), nil, nil
+		},
+		KeepAlivePingInterval: 10 * time.Second,
+		InitTimeout:           10 * time.Second,
+	})
 	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
@@ -259,6 +292,22 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	return srv
 }
 
+// originHosts turns the CORS allow-list into the WebSocket library's origin
+// patterns (hosts); without any, only same-origin pages and clients that send
+// no Origin (servers, scripts) may open a WebSocket.
+func originHosts(origins []string) []string {
+	var hosts []string
+	for _, o := range origins {
+		if o == "*" {
+			return []string{"*"}
+		}
+		if u, err := url.Parse(o); err == nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	return hosts
+}
+
 // newAPQCache is Redis when configured (shared by all replicas), memory
 // otherwise.
 func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (graphql.Cache[string], func(), error) {
@@ -281,8 +330,12 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.Wrap(noSniff(gql)))
-	mux.Handle("GET /{$}", playground.Handler("Stacker", "/graphql"))
-	mux.Handle("GET /graphiql", playground.Handler("Stacker", "/graphql"))
+	pg := playground.Handler(playground.Options{
+		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: playgroundQuery, Title: "Stacker",
+	})
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET /graphiql", pg)
+	mux.Handle("GET /playground/", pg)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
@@ -381,6 +434,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush keeps Server-Sent Events streaming through the recorder: gqlgen
+// asserts http.Flusher on the writer it is given.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
 
 func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

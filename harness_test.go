@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/events"
+	"github.com/stacker/stacker/events/eventsurl"
 )
 
 // testEnv is a whole Stacker started by run() on :0, in front of the demo
@@ -92,17 +95,52 @@ var graphqlURL = regexp.MustCompile(`GraphQL\s+(http://\S+)/graphql`)
 // pointing at the demo service).
 func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 	t.Helper()
-	f := &faults{status: map[string]int{}}
-	inject := demo.NewFaultInjector(nil)
-	store := demo.NewStore()
-	svcs := demo.New(store, demo.Options{Middleware: func(service string, next http.Handler) http.Handler {
-		return f.middleware(service, inject.Middleware(service, next))
-	}})
-	// The demo services outlive the gateway, so a test can see the gateway
-	// finish in-flight requests while it shuts down.
-	urls, err := svcs.Start(context.Background(), "127.0.0.1")
-	if err != nil {
-		t.Fatalf("starting demo services: %v", err)
+	return startGateway(t, extraEnv, nil)
+}
+
+// startReplica starts a second gateway in front of the demo services of
+// base, as another replica of the same deployment.
+func startReplica(t testing.TB, base *testEnv, extraEnv map[string]string) *testEnv {
+	t.Helper()
+	return startGateway(t, extraEnv, base)
+}
+
+func startGateway(t testing.TB, extraEnv map[string]string, shared *testEnv) *testEnv {
+	t.Helper()
+	var (
+		f      *faults
+		inject *demo.FaultInjector
+		store  *demo.Store
+		svcs   *demo.Services
+		urls   map[string]string
+	)
+	if shared != nil {
+		f, inject, store, svcs, urls = shared.Faults, shared.Inject, shared.Store, shared.Demo, shared.URLs
+	} else {
+		f = &faults{status: map[string]int{}}
+		inject = demo.NewFaultInjector(nil)
+		store = demo.NewStore()
+		opts := demo.Options{Middleware: func(service string, next http.Handler) http.Handler {
+			return f.middleware(service, inject.Middleware(service, next))
+		}}
+		// With a shared bus the demo services publish their events on it,
+		// as the real services do.
+		if u := extraEnv["STACKER_EVENTS_URL"]; u != "" {
+			bus, err := eventsurl.Open(context.Background(), u, slog.New(slog.DiscardHandler), events.Options{})
+			if err != nil {
+				t.Fatalf("opening the demo services' bus: %v", err)
+			}
+			t.Cleanup(func() { bus.Close() })
+			opts.Publish = bus.Publish
+		}
+		svcs = demo.New(store, opts)
+		// The demo services outlive the gateway, so a test can see the
+		// gateway finish in-flight requests while it shuts down.
+		var err error
+		urls, err = svcs.Start(context.Background(), "127.0.0.1")
+		if err != nil {
+			t.Fatalf("starting demo services: %v", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{"STACKER_ADDR": "127.0.0.1:0", "STACKER_LOG_LEVEL": "debug"}
@@ -125,7 +163,9 @@ func startStacker(t testing.TB, extraEnv map[string]string) *testEnv {
 			case <-time.After(15 * time.Second):
 				stopErr = errors.New("run did not return after its context ended")
 			}
-			svcs.Close()
+			if shared == nil {
+				svcs.Close()
+			}
 		})
 		return stopErr
 	}

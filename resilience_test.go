@@ -57,37 +57,47 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 
 // A service that stays down: partial data with the right errors, the
 // breaker opens and later requests fail fast without touching the service,
-// then it closes once the service is back.
+// then it closes once the service is back. Two gateways, so neither half
+// depends on how fast the machine is: one whose breaker stays open for an
+// hour, one whose breaker probes again after 100ms.
 func TestBreakerOpensAndCloses(t *testing.T) {
-	e := startStacker(t, map[string]string{"STACKER_BREAKER_FAILURES": "3", "STACKER_BREAKER_OPEN_FOR": "2s"})
-	e.Faults.set("doctors", http.StatusServiceUnavailable)
 	q := caseBoardQuery(t)
+	open := startStacker(t, map[string]string{"STACKER_BREAKER_FAILURES": "3", "STACKER_BREAKER_OPEN_FOR": "1h"})
+	open.Faults.set("doctors", http.StatusServiceUnavailable)
 	for range 3 {
 		var got caseBoard
-		errs := e.do(t, q, nil, &got)
+		errs := open.do(t, q, nil, &got)
 		if len(got.Cases.Nodes) != 50 || len(errs) == 0 || errs[0].Extensions["service"] != "doctors" {
-			t.Fatalf("want partial data with doctors errors, got %d nodes, %s", len(got.Cases.Nodes), jsonString(errs))
+			t.Fatalf("want partial data with doctors errors, got %d nodes, %.300s", len(got.Cases.Nodes), jsonString(errs))
 		}
 	}
-	before := e.Demo.Requests("doctors")
-	for range 3 { // well within the 2s the breaker stays open
+	before := open.Demo.Requests("doctors")
+	for range 3 {
 		var got caseBoard
-		errs := e.do(t, q, nil, &got)
+		errs := open.do(t, q, nil, &got)
 		if len(errs) == 0 || errs[0].Extensions["code"] != "UPSTREAM_UNAVAILABLE" || got.Cases.Nodes[0].Patient == nil {
-			t.Fatalf("open breaker: errors %s", jsonString(errs))
+			t.Fatalf("open breaker: errors %.300s", jsonString(errs))
 		}
 	}
-	if n := e.Demo.Requests("doctors") - before; n != 0 {
+	if n := open.Demo.Requests("doctors") - before; n != 0 {
 		t.Errorf("%d requests reached doctors while its breaker was open", n)
 	}
-	if !strings.Contains(e.Logs.String(), "circuit breaker state changed") {
+	if !strings.Contains(open.Logs.String(), "circuit breaker state changed") {
 		t.Error("breaker state change not logged")
 	}
-	// Recovery: after the open period a probe closes it again.
-	e.Faults.set("doctors", 0)
+
+	probing := startStacker(t, map[string]string{"STACKER_BREAKER_FAILURES": "3", "STACKER_BREAKER_OPEN_FOR": "100ms"})
+	probing.Faults.set("doctors", http.StatusServiceUnavailable)
+	for range 3 {
+		probing.do(t, q, nil, nil)
+	}
+	probing.Faults.set("doctors", 0)
 	waitFor(t, "the board to come back whole", func() bool {
-		return len(e.do(t, q, nil, nil)) == 0
+		return len(probing.do(t, q, nil, nil)) == 0
 	})
+	if !strings.Contains(probing.Logs.String(), "to=closed") {
+		t.Error("closing the breaker not logged")
+	}
 }
 
 // A 429 whose Retry-After is longer than the operation has left fails at
@@ -114,8 +124,8 @@ func TestLongRetryAfterFailsFast(t *testing.T) {
 
 // The operation deadline bounds every upstream call.
 func TestOperationDeadline(t *testing.T) {
-	e := startStacker(t, map[string]string{"STACKER_OPERATION_TIMEOUT": "200ms", "STACKER_UPSTREAM_RETRIES": "0"})
-	e.Demo.SetLatency("documents", 5*time.Second)
+	e := startStacker(t, map[string]string{"STACKER_OPERATION_TIMEOUT": "3s", "STACKER_UPSTREAM_RETRIES": "0"})
+	e.Demo.SetLatency("documents", time.Minute)
 	var got caseBoard
 	errs := e.do(t, caseBoardQuery(t), nil, &got)
 	if len(errs) == 0 || errs[0].Extensions["code"] != "UPSTREAM_TIMEOUT" || errs[0].Extensions["service"] != "documents" {

@@ -24,6 +24,14 @@ if ! answers 6379; then
   for _ in $(seq 50); do answers 6379 && break; sleep 0.1; done
 fi
 
+# NATS: the event bus of the subscription and cross-replica tests.
+if ! answers 4222; then
+  command -v nats-server >/dev/null || { log "installing nats-server"; apt_install nats-server; }
+  log "starting nats-server on 127.0.0.1:4222"
+  nohup "$(command -v nats-server)" -a 127.0.0.1 -p 4222 >/tmp/stacker-nats.log 2>&1 &
+  for _ in $(seq 50); do answers 4222 && break; sleep 0.1; done
+fi
+
 # Node and the real clients' npm packages (pinned by package-lock.json).
 command -v node >/dev/null || { log "installing nodejs and npm"; apt_install nodejs npm; }
 for dir in e2e; do
@@ -32,5 +40,10 @@ for dir in e2e; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# Debian's chromium and the playground's npm packages, for the browser test.
+bash playground/web/setup.sh
+# The browser test's screenshot goes here (tmp/ is ignored by git; CI keeps it).
+export STACKER_SCREENSHOT_DIR="${STACKER_SCREENSHOT_DIR:-$PWD/tmp/screenshots}"
 
 go test -race -count=1 -timeout 20m ./...

@@ -85,6 +85,15 @@ type Config struct {
 	// CORSOrigins may call the API from a browser (STACKER_CORS_ORIGINS,
 	// comma-separated; "*" for any, development only).
 	CORSOrigins []string
+	// EventsURL selects the event bus subscriptions read and the demo
+	// services publish on (STACKER_EVENTS_URL): memory://, nats://host:4222,
+	// redis://host:6379/0 or kafka://broker1,broker2 (?topic= overrides the
+	// topic, stacker.events).
+	EventsURL string
+	// MaxSubscriptions and MaxSubscriptionsPerConnection limit live
+	// subscriptions (STACKER_MAX_SUBSCRIPTIONS, STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION).
+	MaxSubscriptions              int
+	MaxSubscriptionsPerConnection int
 	// DebugAddr, when set, serves pprof and process figures on a separate
 	// listener for operators and the load command (STACKER_DEBUG_ADDR).
 	DebugAddr string
@@ -102,29 +111,32 @@ func EnvName(service string) string {
 // once, each naming its variable.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:                   "127.0.0.1:8080",
-		LogLevel:               slog.LevelInfo,
-		LogFormat:              "text",
-		UpstreamAttemptTimeout: 5 * time.Second,
-		UpstreamRetries:        2,
-		UpstreamMaxIdleConns:   256,
-		LoaderWait:             500 * time.Microsecond,
-		QueryCacheSize:         1000,
-		ShutdownTimeout:        10 * time.Second,
-		OperationTimeout:       10 * time.Second,
-		ServiceTimeouts:        map[string]time.Duration{},
-		UpstreamMaxInFlight:    64,
-		RetryBudget:            0.2,
-		BreakerFailures:        5,
-		BreakerOpenFor:         5 * time.Second,
-		Env:                    "development",
-		MaxBodyBytes:           1 << 20,
-		MaxTokens:              15000,
-		MaxDepth:               15,
-		MaxAliases:             30,
-		MaxRootFields:          20,
-		MaxDirectives:          5,
-		MaxCost:                10000,
+		Addr:                          "127.0.0.1:8080",
+		LogLevel:                      slog.LevelInfo,
+		LogFormat:                     "text",
+		UpstreamAttemptTimeout:        5 * time.Second,
+		UpstreamRetries:               2,
+		UpstreamMaxIdleConns:          256,
+		LoaderWait:                    500 * time.Microsecond,
+		QueryCacheSize:                1000,
+		ShutdownTimeout:               10 * time.Second,
+		OperationTimeout:              10 * time.Second,
+		ServiceTimeouts:               map[string]time.Duration{},
+		UpstreamMaxInFlight:           64,
+		RetryBudget:                   0.2,
+		BreakerFailures:               5,
+		BreakerOpenFor:                5 * time.Second,
+		Env:                           "development",
+		MaxBodyBytes:                  1 << 20,
+		MaxTokens:                     15000,
+		MaxDepth:                      15,
+		MaxAliases:                    30,
+		MaxRootFields:                 20,
+		MaxDirectives:                 5,
+		MaxCost:                       10000,
+		EventsURL:                     "memory://",
+		MaxSubscriptions:              10000,
+		MaxSubscriptionsPerConnection: 100,
 	}
 	var errs []error
 	if v := getenv("STACKER_ADDR"); v != "" {
@@ -215,6 +227,11 @@ func Load(getenv func(string) string) (Config, error) {
 	integer("STACKER_MAX_DIRECTIVES", &c.MaxDirectives, 1, 1000)
 	integer("STACKER_MAX_COST", &c.MaxCost, 1, 1<<40)
 	integer("STACKER_BATCH_MAX", &c.BatchMax, 0, 1000)
+	integer("STACKER_MAX_SUBSCRIPTIONS", &c.MaxSubscriptions, 1, 10000000)
+	integer("STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION", &c.MaxSubscriptionsPerConnection, 1, 100000)
+	if v := getenv("STACKER_EVENTS_URL"); v != "" {
+		c.EventsURL = v
+	}
 	if v := getenv("STACKER_CORS_ORIGINS"); v != "" {
 		for o := range strings.SplitSeq(v, ",") {
 			o = strings.TrimRight(strings.TrimSpace(o), "/")

@@ -1,9 +1,11 @@
 package demo
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stacker/stacker/events"
 	"io"
 	"math"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // resource describes one service: batch and single reads by id, which every
@@ -427,6 +430,15 @@ func (s *Services) patchCase(w http.ResponseWriter, r *http.Request, id int64) {
 		return
 	}
 	c, enc, err := s.store.updateCase(id, p, s.now())
+	if err == nil {
+		var changed []string
+		for _, name := range []string{"assignee_id", "priority", "status"} {
+			if _, ok := fields[name]; ok {
+				changed = append(changed, name)
+			}
+		}
+		s.emit(r, events.Event{Type: events.TypeCaseUpdated, CaseID: c.ID, Changed: changed, OccurredAt: c.UpdatedAt})
+	}
 	switch {
 	case s.writeStoreError(w, err):
 	case enc == nil: // the case cannot be encoded: writeJSON answers 500
@@ -465,6 +477,7 @@ func (s *Services) createAppointment(w http.ResponseWriter, r *http.Request) {
 	if s.writeStoreError(w, err) {
 		return
 	}
+	s.emit(r, events.Event{Type: events.TypeAppointmentScheduled, CaseID: a.CaseID, AppointmentID: a.ID, OccurredAt: s.now().UTC()})
 	w.Header().Set("Location", "/appointments/"+strconv.FormatInt(a.ID, 10))
 	if enc == nil { // the appointment cannot be encoded: writeJSON answers 500
 		s.writeJSON(w, http.StatusCreated, "appointment", a)
@@ -683,4 +696,17 @@ func (s *Services) writeError(w http.ResponseWriter, status int, msg string) {
 // writeErrors answers 422 {"errors": {"field": ["message", ...]}}.
 func (s *Services) writeErrors(w http.ResponseWriter, fields map[string][]string) {
 	s.writeJSON(w, http.StatusUnprocessableEntity, "errors", fields)
+}
+
+// emit publishes a write's event. The write has happened whatever the bus
+// says, so a failure to publish is logged, not answered.
+func (s *Services) emit(r *http.Request, e events.Event) {
+	if s.publish == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	defer cancel()
+	if err := s.publish(ctx, e); err != nil {
+		s.log.Warn("publishing an event failed", "type", e.Type, "case_id", e.CaseID, "error", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stacker/stacker/events"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,12 +36,17 @@ type Options struct {
 	// (5xx, 429, dropped connections) so injected faults are still counted.
 	// To drop a connection, use http.NewResponseController(w).Hijack.
 	Middleware func(service string, next http.Handler) http.Handler
+	// Publish, when set, receives the domain events of successful writes:
+	// case.updated after a PATCH of a case, appointment.scheduled after an
+	// appointment is created, as the real services publish them on the bus.
+	Publish func(ctx context.Context, e events.Event) error
 }
 
 // Services serves the eight services over one Store, counting requests per
 // service and per endpoint. Its methods are safe for concurrent use.
 type Services struct {
 	store   *Store
+	publish func(ctx context.Context, e events.Event) error
 	log     *slog.Logger
 	now     func() time.Time
 	byName  map[string]*service // fixed in New, read without locking
@@ -94,10 +100,11 @@ func New(store *Store, opts Options) *Services {
 		store = NewStore()
 	}
 	s := &Services{
-		store:  store,
-		log:    opts.Logger,
-		now:    opts.Now,
-		byName: make(map[string]*service),
+		publish: opts.Publish,
+		store:   store,
+		log:     opts.Logger,
+		now:     opts.Now,
+		byName:  make(map[string]*service),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,12 +30,16 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Appointment() AppointmentResolver
+	AppointmentScheduledEvent() AppointmentScheduledEventResolver
 	Case() CaseResolver
+	CaseUpdatedEvent() CaseUpdatedEventResolver
 	Doctor() DoctorResolver
 	Document() DocumentResolver
+	DocumentUploadedEvent() DocumentUploadedEventResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -47,6 +52,12 @@ type ComplexityRoot struct {
 		ID       func(childComplexity int) int
 		StartsAt func(childComplexity int) int
 		Status   func(childComplexity int) int
+	}
+
+	AppointmentScheduledEvent struct {
+		Appointment func(childComplexity int) int
+		CaseID      func(childComplexity int) int
+		OccurredAt  func(childComplexity int) int
 	}
 
 	Case struct {
@@ -75,6 +86,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CaseUpdatedEvent struct {
+		Case       func(childComplexity int) int
+		CaseID     func(childComplexity int) int
+		Changed    func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+	}
+
 	Clinic struct {
 		City func(childComplexity int) int
 		ID   func(childComplexity int) int
@@ -96,6 +114,12 @@ type ComplexityRoot struct {
 		SizeBytes  func(childComplexity int) int
 		Title      func(childComplexity int) int
 		UploadedAt func(childComplexity int) int
+	}
+
+	DocumentUploadedEvent struct {
+		CaseID     func(childComplexity int) int
+		Document   func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
 	}
 
 	Insurer struct {
@@ -154,6 +178,12 @@ type ComplexityRoot struct {
 		Role  func(childComplexity int) int
 	}
 
+	Subscription struct {
+		CaseActivity func(childComplexity int, caseID int) int
+		CaseUpdated  func(childComplexity int, id *int) int
+		CasesChanged func(childComplexity int, status []model.CaseStatus) int
+	}
+
 	UpdateCasePayload struct {
 		Case       func(childComplexity int) int
 		UserErrors func(childComplexity int) int
@@ -173,17 +203,26 @@ type AppointmentResolver interface {
 	Doctor(ctx context.Context, obj *model.Appointment) (*model.Doctor, error)
 	Case(ctx context.Context, obj *model.Appointment) (*model.Case, error)
 }
+type AppointmentScheduledEventResolver interface {
+	Appointment(ctx context.Context, obj *model.AppointmentScheduledEvent) (*model.Appointment, error)
+}
 type CaseResolver interface {
 	Patient(ctx context.Context, obj *model.Case) (*model.Patient, error)
 	Assignee(ctx context.Context, obj *model.Case) (*model.StaffMember, error)
 	Appointments(ctx context.Context, obj *model.Case) ([]*model.Appointment, error)
 	Documents(ctx context.Context, obj *model.Case) ([]*model.Document, error)
 }
+type CaseUpdatedEventResolver interface {
+	Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error)
+}
 type DoctorResolver interface {
 	Clinic(ctx context.Context, obj *model.Doctor) (*model.Clinic, error)
 }
 type DocumentResolver interface {
 	Case(ctx context.Context, obj *model.Document) (*model.Case, error)
+}
+type DocumentUploadedEventResolver interface {
+	Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error)
 }
 type MutationResolver interface {
 	UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error)
@@ -203,6 +242,11 @@ type QueryResolver interface {
 	DoctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error)
 	Clinic(ctx context.Context, id int) (*model.Clinic, error)
 	Insurer(ctx context.Context, id int) (*model.Insurer, error)
+}
+type SubscriptionResolver interface {
+	CaseUpdated(ctx context.Context, id *int) (<-chan graphql.Event[*model.CaseUpdatedEvent], error)
+	CaseActivity(ctx context.Context, caseID int) (<-chan graphql.Event[model.CaseActivity], error)
+	CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan graphql.Event[*model.CaseUpdatedEvent], error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -253,6 +297,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Appointment.Status(childComplexity), true
+
+	case "AppointmentScheduledEvent.appointment":
+		if e.ComplexityRoot.AppointmentScheduledEvent.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentScheduledEvent.Appointment(childComplexity), true
+	case "AppointmentScheduledEvent.caseId":
+		if e.ComplexityRoot.AppointmentScheduledEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentScheduledEvent.CaseID(childComplexity), true
+	case "AppointmentScheduledEvent.occurredAt":
+		if e.ComplexityRoot.AppointmentScheduledEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentScheduledEvent.OccurredAt(childComplexity), true
 
 	case "Case.appointments":
 		if e.ComplexityRoot.Case.Appointments == nil {
@@ -359,6 +422,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CaseEdge.Node(childComplexity), true
 
+	case "CaseUpdatedEvent.case":
+		if e.ComplexityRoot.CaseUpdatedEvent.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpdatedEvent.Case(childComplexity), true
+	case "CaseUpdatedEvent.caseId":
+		if e.ComplexityRoot.CaseUpdatedEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpdatedEvent.CaseID(childComplexity), true
+	case "CaseUpdatedEvent.changed":
+		if e.ComplexityRoot.CaseUpdatedEvent.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpdatedEvent.Changed(childComplexity), true
+	case "CaseUpdatedEvent.occurredAt":
+		if e.ComplexityRoot.CaseUpdatedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseUpdatedEvent.OccurredAt(childComplexity), true
+
 	case "Clinic.city":
 		if e.ComplexityRoot.Clinic.City == nil {
 			break
@@ -445,6 +533,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Document.UploadedAt(childComplexity), true
+
+	case "DocumentUploadedEvent.caseId":
+		if e.ComplexityRoot.DocumentUploadedEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentUploadedEvent.CaseID(childComplexity), true
+	case "DocumentUploadedEvent.document":
+		if e.ComplexityRoot.DocumentUploadedEvent.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentUploadedEvent.Document(childComplexity), true
+	case "DocumentUploadedEvent.occurredAt":
+		if e.ComplexityRoot.DocumentUploadedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentUploadedEvent.OccurredAt(childComplexity), true
 
 	case "Insurer.id":
 		if e.ComplexityRoot.Insurer.ID == nil {
@@ -719,6 +826,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffMember.Role(childComplexity), true
 
+	case "Subscription.caseActivity":
+		if e.ComplexityRoot.Subscription.CaseActivity == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_caseActivity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CaseActivity(childComplexity, args["caseId"].(int)), true
+	case "Subscription.caseUpdated":
+		if e.ComplexityRoot.Subscription.CaseUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_caseUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CaseUpdated(childComplexity, args["id"].(*int)), true
+	case "Subscription.casesChanged":
+		if e.ComplexityRoot.Subscription.CasesChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_casesChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CasesChanged(childComplexity, args["status"].([]model.CaseStatus)), true
+
 	case "UpdateCasePayload.case":
 		if e.ComplexityRoot.UpdateCasePayload.Case == nil {
 			break
@@ -806,9 +947,34 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		// Exec discards the per-event context; the event-aware path is exposed
+		// via ExecWithEventContext and used by the executor when it detects
+		// ExecutableSchemaWithEventContext.
+		return graphql.SubscriptionResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
+	}
+}
+
+// ExecWithEventContext is the per-event-context-aware response handler. The
+// graphql executor type-asserts the executable schema for this method when
+// at least one subscription field is annotated @subscriptionContext; absence
+// falls back to Exec.
+func (e *executableSchema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandlerWithContext {
+	opCtx := graphql.GetOperationContext(ctx)
+	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
+
+	switch opCtx.Operation.Operation {
+	case ast.Subscription:
+		return graphql.SubscriptionEventResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
+	default:
+		// Non-subscription operations fall through to Exec via the executor's
+		// default path; this method only handles ast.Subscription.
+		return func(ctx context.Context) (context.Context, *graphql.Response) {
+			return ctx, graphql.ErrorResponse(ctx, "ExecWithEventContext only handles subscriptions")
+		}
 	}
 }
 
@@ -843,6 +1009,7 @@ at the field's path) and the rest of the answer still arrives.
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 """
@@ -919,6 +1086,66 @@ type Mutation {
 
   "Books an appointment with a doctor for a case."
   scheduleAppointment(input: ScheduleAppointmentInput!): ScheduleAppointmentPayload
+}
+
+"""
+Live updates, fed by the services' events. Every event's entities are loaded
+fresh when it arrives, through the same batched loaders as a query, once for
+all the subscribers that receive it. Use graphql-transport-ws over WebSocket
+or GraphQL over Server-Sent Events.
+"""
+type Subscription {
+  "A case changed: the one with this id, or any case when id is left out."
+  caseUpdated(id: ID): CaseUpdatedEvent!
+
+  "Everything that happens to one case: changes, uploaded documents, booked appointments."
+  caseActivity(caseId: ID!): CaseActivity!
+
+  """
+  For the case list screen: a case changed whose status is (now) one of these,
+  or any case when status is left out. Refetch or patch the list with it.
+  """
+  casesChanged(status: [CaseStatus!]): CaseUpdatedEvent!
+}
+
+"Something that happened to a case."
+interface CaseActivity {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened, as the service that published it says."
+  occurredAt: DateTime!
+}
+
+"A case's status, priority or assignee changed."
+type CaseUpdatedEvent implements CaseActivity {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "Which of the case's fields changed, as the cases service names them (status, priority, assignee_id)."
+  changed: [String!]!
+  "The case as it is now."
+  case: Case
+}
+
+"A document was uploaded to a case."
+type DocumentUploadedEvent implements CaseActivity {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "The new document."
+  document: Document
+}
+
+"An appointment was booked for a case."
+type AppointmentScheduledEvent implements CaseActivity {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "The new appointment."
+  appointment: Appointment
 }
 
 "A medical second-opinion case, handled by a case manager."
@@ -1264,6 +1491,20 @@ func (ec *executionContext) childFields_CaseEdge(ctx context.Context, field grap
 		return ec.fieldContext_CaseEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CaseUpdatedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "caseId":
+		return ec.fieldContext_CaseUpdatedEvent_caseId(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_CaseUpdatedEvent_occurredAt(ctx, field)
+	case "changed":
+		return ec.fieldContext_CaseUpdatedEvent_changed(ctx, field)
+	case "case":
+		return ec.fieldContext_CaseUpdatedEvent_case(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseUpdatedEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Clinic(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1734,6 +1975,48 @@ func (ec *executionContext) field_Query_staffMember_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_caseActivity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "caseId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["caseId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_caseUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_casesChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]model.CaseStatus, error) {
+			return ec.unmarshalOCaseStatus2ᚕgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1936,6 +2219,84 @@ func (ec *executionContext) fieldContext_Appointment_case(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppointmentScheduledEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentScheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentScheduledEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentScheduledEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentScheduledEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentScheduledEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentScheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentScheduledEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentScheduledEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentScheduledEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AppointmentScheduledEvent_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentScheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentScheduledEvent_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppointmentScheduledEvent().Appointment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentScheduledEvent_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppointmentScheduledEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2404,6 +2765,107 @@ func (ec *executionContext) fieldContext_CaseEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _CaseUpdatedEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpdatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpdatedEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpdatedEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseUpdatedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseUpdatedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpdatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpdatedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpdatedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseUpdatedEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseUpdatedEvent_changed(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpdatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpdatedEvent_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpdatedEvent_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseUpdatedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseUpdatedEvent_case(ctx context.Context, field graphql.CollectedField, obj *model.CaseUpdatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseUpdatedEvent_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseUpdatedEvent().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseUpdatedEvent_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseUpdatedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Clinic_id(ctx context.Context, field graphql.CollectedField, obj *model.Clinic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2739,6 +3201,84 @@ func (ec *executionContext) fieldContext_Document_case(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DocumentUploadedEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.DocumentUploadedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentUploadedEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentUploadedEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentUploadedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DocumentUploadedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.DocumentUploadedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentUploadedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentUploadedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentUploadedEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _DocumentUploadedEvent_document(ctx context.Context, field graphql.CollectedField, obj *model.DocumentUploadedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentUploadedEvent_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DocumentUploadedEvent().Document(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Document) graphql.Marshaler {
+			return ec.marshalODocument2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDocument(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentUploadedEvent_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentUploadedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3890,6 +4430,138 @@ func (ec *executionContext) _StaffMember_role(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_StaffMember_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StaffMember", field, false, false, "StaffRole")
+}
+
+func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_caseUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CaseUpdated(ctx, fc.Args["id"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseUpdatedEvent) graphql.Marshaler {
+			return ec.marshalNCaseUpdatedEvent2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseUpdatedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseUpdatedEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_caseUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_caseActivity(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_caseActivity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CaseActivity(ctx, fc.Args["caseId"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CaseActivity) graphql.Marshaler {
+			return ec.marshalNCaseActivity2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseActivity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_caseActivity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_caseActivity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_casesChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
+	return graphql.ResolveFieldStreamWithEventContext(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_casesChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CasesChanged(ctx, fc.Args["status"].([]model.CaseStatus))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseUpdatedEvent) graphql.Marshaler {
+			return ec.marshalNCaseUpdatedEvent2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseUpdatedEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_casesChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseUpdatedEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_casesChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UpdateCasePayload_case(ctx context.Context, field graphql.CollectedField, obj *model.UpdateCasePayload) (ret graphql.Marshaler) {
@@ -5198,6 +5870,40 @@ func UnmarshalUpdateCaseInput(ctx context.Context, raw any) (model.UpdateCaseInp
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _CaseActivity(ctx context.Context, sel ast.SelectionSet, obj model.CaseActivity) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.DocumentUploadedEvent:
+		return ec._DocumentUploadedEvent(ctx, sel, &obj)
+	case *model.DocumentUploadedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DocumentUploadedEvent(ctx, sel, obj)
+	case model.CaseUpdatedEvent:
+		return ec._CaseUpdatedEvent(ctx, sel, &obj)
+	case *model.CaseUpdatedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CaseUpdatedEvent(ctx, sel, obj)
+	case model.AppointmentScheduledEvent:
+		return ec._AppointmentScheduledEvent(ctx, sel, &obj)
+	case *model.AppointmentScheduledEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AppointmentScheduledEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of CaseActivity must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -5239,6 +5945,50 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Appointment_case(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var appointmentScheduledEventImplementors = []string{"AppointmentScheduledEvent", "CaseActivity"}
+
+func (ec *executionContext) _AppointmentScheduledEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentScheduledEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appointmentScheduledEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppointmentScheduledEvent")
+		case "caseId":
+			out.Values[i] = ec._AppointmentScheduledEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._AppointmentScheduledEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppointmentScheduledEvent_appointment(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5430,6 +6180,55 @@ func (ec *executionContext) _CaseEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var caseUpdatedEventImplementors = []string{"CaseUpdatedEvent", "CaseActivity"}
+
+func (ec *executionContext) _CaseUpdatedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CaseUpdatedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseUpdatedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseUpdatedEvent")
+		case "caseId":
+			out.Values[i] = ec._CaseUpdatedEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._CaseUpdatedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changed":
+			out.Values[i] = ec._CaseUpdatedEvent_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseUpdatedEvent_case(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var clinicImplementors = []string{"Clinic"}
 
 func (ec *executionContext) _Clinic(ctx context.Context, sel ast.SelectionSet, obj *model.Clinic) graphql.Marshaler {
@@ -5568,6 +6367,50 @@ func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Document_case(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var documentUploadedEventImplementors = []string{"DocumentUploadedEvent", "CaseActivity"}
+
+func (ec *executionContext) _DocumentUploadedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.DocumentUploadedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentUploadedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DocumentUploadedEvent")
+		case "caseId":
+			out.Values[i] = ec._DocumentUploadedEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._DocumentUploadedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "document":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DocumentUploadedEvent_document(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6000,6 +6843,30 @@ func (ec *executionContext) _StaffMember(ctx context.Context, sel ast.SelectionS
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) (context.Context, graphql.Marshaler) {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "caseUpdated":
+		return ec._Subscription_caseUpdated(ctx, fields[0])
+	case "caseActivity":
+		return ec._Subscription_caseActivity(ctx, fields[0])
+	case "casesChanged":
+		return ec._Subscription_casesChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var updateCasePayloadImplementors = []string{"UpdateCasePayload"}
@@ -6496,6 +7363,14 @@ func (ec *executionContext) marshalNCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋg
 	return ec._Case(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCaseActivity2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseActivity(ctx context.Context, sel ast.SelectionSet, v model.CaseActivity) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseActivity!")
+		return graphql.Null
+	}
+	return ec._CaseActivity(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCaseConnection2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseConnection(ctx context.Context, sel ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CaseConnection!")
@@ -6546,6 +7421,14 @@ func (ec *executionContext) unmarshalNCaseStatus2githubᚗcomᚋstackerᚋstacke
 
 func (ec *executionContext) marshalNCaseStatus2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseStatus(ctx context.Context, sel ast.SelectionSet, v model.CaseStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCaseUpdatedEvent2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseUpdatedEvent(ctx context.Context, sel ast.SelectionSet, v *model.CaseUpdatedEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseUpdatedEvent!")
+		return graphql.Null
+	}
+	return ec._CaseUpdatedEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDate2string(ctx context.Context, v any) (string, error) {
@@ -6729,6 +7612,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNUpdateCaseInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐUpdateCaseInput(ctx context.Context, v any) (model.UpdateCaseInput, error) {
@@ -7083,6 +7995,13 @@ func (ec *executionContext) marshalODocument2ᚕᚖgithubᚗcomᚋstackerᚋstac
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalODocument2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDocument(ctx context.Context, sel ast.SelectionSet, v *model.Document) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Document(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -72,9 +72,10 @@ func New(o Options) *Transport {
 	return &Transport{opts: o, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
-// Supports claims everything but WebSocket upgrades.
+// Supports claims everything but WebSocket upgrades and Server-Sent Events
+// requests, which the subscription transports serve.
 func (t *Transport) Supports(r *http.Request) bool {
-	return r.Header.Get("Upgrade") == ""
+	return r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // Do serves one request.

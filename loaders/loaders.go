@@ -94,8 +94,13 @@ func NewContext(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// FromContext returns the loaders of the operation ctx belongs to.
+// FromContext returns the loaders of the operation ctx belongs to: for a
+// subscription, those of the event being resolved.
 func FromContext(ctx context.Context) (*Loaders, bool) {
+	if s, ok := SlotFromContext(ctx); ok {
+		l := s.get()
+		return l, l != nil
+	}
 	l, ok := ctx.Value(ctxKey{}).(*Loaders)
 	return l, ok && l != nil
 }

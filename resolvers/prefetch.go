@@ -272,3 +272,39 @@ func selections(ctx context.Context) ast.SelectionSet {
 	}
 	return nil
 }
+
+// caseUpdatedEvents prefetches below case.updated payloads.
+func (p *planner) caseUpdatedEvents(ctx context.Context, es []*model.CaseUpdatedEvent, sel ast.SelectionSet) {
+	for _, f := range p.collect(sel, "CaseUpdatedEvent") {
+		if f.Name == "case" {
+			ids := make([]int, len(es))
+			for i, e := range es {
+				ids[i] = e.CaseID
+			}
+			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
+		}
+	}
+}
+
+// caseActivities prefetches below the payloads of caseActivity, whatever
+// their concrete type.
+func (p *planner) caseActivities(ctx context.Context, es []model.CaseActivity, sel ast.SelectionSet) {
+	for _, e := range es {
+		switch e := e.(type) {
+		case *model.CaseUpdatedEvent:
+			p.caseUpdatedEvents(ctx, []*model.CaseUpdatedEvent{e}, sel)
+		case *model.DocumentUploadedEvent:
+			for _, f := range p.collect(sel, "DocumentUploadedEvent") {
+				if f.Name == "document" {
+					prefetchLists(p, ctx, p.l.DocumentsByCase, []int{e.CaseID}, func(ds []*model.Document) { p.documents(ctx, ds, f.Selections) })
+				}
+			}
+		case *model.AppointmentScheduledEvent:
+			for _, f := range p.collect(sel, "AppointmentScheduledEvent") {
+				if f.Name == "appointment" {
+					prefetchLists(p, ctx, p.l.AppointmentsByCase, []int{e.CaseID}, func(as []*model.Appointment) { p.appointments(ctx, as, f.Selections) })
+				}
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/loaders"
 )
 
@@ -27,6 +28,9 @@ type Deps struct {
 	// OperationTimeout is the deadline of every query and mutation (not of
 	// subscriptions); 0 means none.
 	OperationTimeout time.Duration
+	// Events is the bus subscriptions read; nil means no subscriptions.
+	Events events.Bus
+	Live   LiveOptions
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
@@ -36,6 +40,7 @@ type Resolver struct {
 	opts      loaders.Options
 	log       *slog.Logger
 	opTimeout time.Duration
+	live      *live
 }
 
 // New returns the resolver root.
@@ -44,8 +49,16 @@ func New(d Deps) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
+	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
+	if d.Events != nil {
+		r.live = newLive(d.Events, func() *loaders.Loaders { return loaders.New(d.Clients, d.Loaders) }, d.Live, log.With("component", "subscriptions"))
+	}
+	return r
 }
+
+// Close ends the subscriptions' event consumer; the server calls it when
+// it shuts down.
+func (r *Resolver) Close() { r.live.close() }
 
 // AroundOperations gives every operation its own loaders. It runs per
 // operation rather than per HTTP request because one WebSocket connection
@@ -56,10 +69,20 @@ func New(d Deps) *Resolver {
 // the response is made. The request's context already ends when the client
 // disconnects, cancelling the operation's upstream calls at once.
 func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		// A subscription gets fresh loaders for every event (see stream),
+		// through a slot its events fill in turn.
+		slot := loaders.NewSlot()
+		h := next(loaders.NewSlotContext(withOperationState(ctx), slot))
+		return func(ctx context.Context) *graphql.Response {
+			slot.Idle()
+			return h(ctx)
+		}
+	}
 	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
 	ctx = withOperationState(ctx)
-	oc := graphql.GetOperationContext(ctx)
-	if r.opTimeout <= 0 || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+	if r.opTimeout <= 0 || oc.Operation == nil {
 		return next(ctx)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.opTimeout, ErrOperationTimeout)

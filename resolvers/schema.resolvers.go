@@ -8,6 +8,8 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graph/model"
 )
@@ -18,6 +20,10 @@ func (r *appointmentResolver) Doctor(ctx context.Context, obj *model.Appointment
 
 func (r *appointmentResolver) Case(ctx context.Context, obj *model.Appointment) (*model.Case, error) {
 	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+}
+
+func (r *appointmentScheduledEventResolver) Appointment(ctx context.Context, obj *model.AppointmentScheduledEvent) (*model.Appointment, error) {
+	return findByID(r.loaders(ctx).AppointmentsByCase, ctx, obj.CaseID, obj.AppointmentID, func(a *model.Appointment) int { return a.ID })
 }
 
 func (r *caseResolver) Patient(ctx context.Context, obj *model.Case) (*model.Patient, error) {
@@ -39,12 +45,20 @@ func (r *caseResolver) Documents(ctx context.Context, obj *model.Case) ([]*model
 	return r.loaders(ctx).DocumentsByCase.Load(ctx, obj.ID)
 }
 
+func (r *caseUpdatedEventResolver) Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error) {
+	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+}
+
 func (r *doctorResolver) Clinic(ctx context.Context, obj *model.Doctor) (*model.Clinic, error) {
 	return r.loaders(ctx).Clinics.Load(ctx, obj.ClinicID)
 }
 
 func (r *documentResolver) Case(ctx context.Context, obj *model.Document) (*model.Case, error) {
 	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+}
+
+func (r *documentUploadedEventResolver) Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error) {
+	return findByID(r.loaders(ctx).DocumentsByCase, ctx, obj.CaseID, obj.DocumentID, func(d *model.Document) int { return d.ID })
 }
 
 func (r *mutationResolver) UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
@@ -99,13 +113,39 @@ func (r *queryResolver) Insurer(ctx context.Context, id int) (*model.Insurer, er
 	return lookup(ctx, r.Resolver, r.loaders(ctx).Insurers, id, nil)
 }
 
+func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {
+	return stream(ctx, r.Resolver, func(e events.Event) bool {
+		return e.Type == events.TypeCaseUpdated && (id == nil || e.CaseID == int64(*id))
+	}, caseUpdated, (*planner).caseUpdatedEvents, nil)
+}
+
+func (r *subscriptionResolver) CaseActivity(ctx context.Context, caseID int) (<-chan graphql.Event[model.CaseActivity], error) {
+	return stream(ctx, r.Resolver, func(e events.Event) bool { return e.CaseID == int64(caseID) }, caseActivity, (*planner).caseActivities, nil)
+}
+
+func (r *subscriptionResolver) CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {
+	return r.casesChanged(ctx, status)
+}
+
 func (r *Resolver) Appointment() graph.AppointmentResolver { return &appointmentResolver{r} }
 
+func (r *Resolver) AppointmentScheduledEvent() graph.AppointmentScheduledEventResolver {
+	return &appointmentScheduledEventResolver{r}
+}
+
 func (r *Resolver) Case() graph.CaseResolver { return &caseResolver{r} }
+
+func (r *Resolver) CaseUpdatedEvent() graph.CaseUpdatedEventResolver {
+	return &caseUpdatedEventResolver{r}
+}
 
 func (r *Resolver) Doctor() graph.DoctorResolver { return &doctorResolver{r} }
 
 func (r *Resolver) Document() graph.DocumentResolver { return &documentResolver{r} }
+
+func (r *Resolver) DocumentUploadedEvent() graph.DocumentUploadedEventResolver {
+	return &documentUploadedEventResolver{r}
+}
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
@@ -113,12 +153,18 @@ func (r *Resolver) Patient() graph.PatientResolver { return &patientResolver{r} 
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	appointmentResolver struct{ *Resolver }
-	caseResolver        struct{ *Resolver }
-	doctorResolver      struct{ *Resolver }
-	documentResolver    struct{ *Resolver }
-	mutationResolver    struct{ *Resolver }
-	patientResolver     struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
+	appointmentResolver               struct{ *Resolver }
+	appointmentScheduledEventResolver struct{ *Resolver }
+	caseResolver                      struct{ *Resolver }
+	caseUpdatedEventResolver          struct{ *Resolver }
+	doctorResolver                    struct{ *Resolver }
+	documentResolver                  struct{ *Resolver }
+	documentUploadedEventResolver     struct{ *Resolver }
+	mutationResolver                  struct{ *Resolver }
+	patientResolver                   struct{ *Resolver }
+	queryResolver                     struct{ *Resolver }
+	subscriptionResolver              struct{ *Resolver }
 )

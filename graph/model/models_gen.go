@@ -12,6 +12,15 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+// Something that happened to a case.
+type CaseActivity interface {
+	IsCaseActivity()
+	// The case it happened to.
+	GetCaseID() int
+	// When it happened, as the service that published it says.
+	GetOccurredAt() time.Time
+}
+
 // A case in a page of cases, with the cursor that points at it.
 type CaseEdge struct {
 	// Pass as `after` to continue the list after this case.
@@ -57,6 +66,13 @@ type ScheduleAppointmentPayload struct {
 	Appointment *Appointment `json:"appointment,omitempty"`
 	// Why the booking was refused; empty when it succeeded.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Live updates, fed by the services' events. Every event's entities are loaded
+// fresh when it arrives, through the same batched loaders as a query, once for
+// all the subscribers that receive it. Use graphql-transport-ws over WebSocket
+// or GraphQL over Server-Sent Events.
+type Subscription struct {
 }
 
 // What to change on a case. Leave a field out to keep its value.

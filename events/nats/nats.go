@@ -1,0 +1,176 @@
+// Package nats is the events.Bus on core NATS: the topic is a subject, each
+// Bus holds one connection and one subscription to it, and fans the events
+// out to its local subscribers.
+//
+// Core NATS is at-most-once: events published while this replica is
+// disconnected from the server are not delivered to it (JetStream, which
+// could replay them, is not used). Its own Publish calls made while
+// reconnecting are buffered by nats.go and sent once it is back. Nothing is
+// ever delivered twice. The connection retries forever, with exponential
+// backoff, and logs when it goes and comes back.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/stacker/stacker/events"
+)
+
+// Bus is the NATS events.Bus.
+type Bus struct {
+	nc     *natsgo.Conn
+	sub    *natsgo.Subscription
+	hub    *events.Hub
+	topic  string
+	logger *slog.Logger
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	connDone  chan struct{} // closed by nats.go's ClosedHandler
+}
+
+var _ events.Bus = (*Bus)(nil)
+
+// connectTimeout bounds the first connection and its subscription.
+const connectTimeout = 10 * time.Second
+
+// Open connects to servers (a NATS URL, or several separated by commas:
+// "nats://127.0.0.1:4222"), subscribes to opts.Topic and returns the Bus.
+// A server that does not answer now is an error; once connected, the Bus
+// reconnects on its own. A nil logger discards.
+func Open(ctx context.Context, servers string, logger *slog.Logger, opts events.Options) (*Bus, error) {
+	opts = opts.WithDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := validSubject(opts.Topic); err != nil {
+		return nil, err
+	}
+	b := &Bus{
+		hub:      events.NewHub(logger, opts.BufferSize),
+		topic:    opts.Topic,
+		logger:   logger,
+		connDone: make(chan struct{}),
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	dialTimeout := connectTimeout
+	if d, ok := ctx.Deadline(); ok {
+		dialTimeout = time.Until(d)
+	}
+	nc, err := natsgo.Connect(servers,
+		natsgo.Name("stacker"),
+		natsgo.Timeout(dialTimeout),
+		natsgo.MaxReconnects(-1),
+		natsgo.CustomReconnectDelay(opts.Backoff),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			if !b.closed.Load() {
+				logger.Warn("events: nats: disconnected; reconnecting", "error", err)
+			}
+		}),
+		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
+			logger.Info("events: nats: reconnected", "server", c.ConnectedUrlRedacted())
+		}),
+		natsgo.ErrorHandler(func(_ *natsgo.Conn, _ *natsgo.Subscription, err error) {
+			// Slow-consumer reports land here: nats.go dropped messages
+			// because this process did not keep up.
+			logger.Error("events: nats: asynchronous error", "error", err)
+		}),
+		natsgo.ClosedHandler(func(*natsgo.Conn) { close(b.connDone) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("events: nats: connect: %w", err)
+	}
+	b.nc = nc
+	// The callback runs on nats.go's one goroutine for this subscription,
+	// so events reach the hub in the order the server sent them.
+	sub, err := nc.Subscribe(b.topic, func(m *natsgo.Msg) { b.hub.DeliverPayload(m.Data) })
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("events: nats: subscribe %q: %w", b.topic, err)
+	}
+	b.sub = sub
+	// Once the server has processed the SUB, every event published from
+	// now on reaches this replica.
+	if err := nc.FlushWithContext(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("events: nats: subscribe %q: %w", b.topic, err)
+	}
+	return b, nil
+}
+
+// Publish sends e on the subject. While reconnecting, nats.go buffers it (up
+// to 8 MiB) and sends it once connected again.
+func (b *Bus) Publish(ctx context.Context, e events.Event) error {
+	if b.closed.Load() {
+		return events.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	data, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if err := b.nc.Publish(b.topic, data); err != nil {
+		if errors.Is(err, natsgo.ErrConnectionClosed) && b.closed.Load() {
+			return events.ErrClosed
+		}
+		return fmt.Errorf("events: nats: publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe returns a subscription that lasts until ctx ends, the subscriber
+// falls behind by more than the buffer, or the Bus closes.
+func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
+	if b.closed.Load() {
+		return nil, events.ErrClosed
+	}
+	return b.hub.Subscribe(ctx)
+}
+
+// Stats returns the Bus's counters.
+func (b *Bus) Stats() events.Stats { return b.hub.Stats() }
+
+// Close ends every subscription with events.ErrClosed and closes the
+// connection.
+func (b *Bus) Close() error {
+	b.closeOnce.Do(func() {
+		b.closed.Store(true)
+		b.hub.Close()
+		if b.nc == nil {
+			return
+		}
+		b.nc.Close()
+		// nats.go reports Closed once its reader and flusher have stopped.
+		select {
+		case <-b.connDone:
+		case <-time.After(connectTimeout):
+			b.logger.Warn("events: nats: connection did not report closed")
+		}
+	})
+	return nil
+}
+
+// validSubject refuses topics NATS cannot publish on.
+func validSubject(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		return fmt.Errorf("events: nats: topic %q is not a valid subject", s)
+	}
+	for tok := range strings.SplitSeq(s, ".") {
+		if tok == "" || tok == "*" || tok == ">" {
+			return fmt.Errorf("events: nats: topic %q is not a valid subject to publish on", s)
+		}
+	}
+	return nil
+}
