@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	coderws "github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
 )
 
 // wsClient speaks graphql-transport-ws, as the graphql-ws npm client does.
@@ -80,17 +82,24 @@ func TestSubscriptionOverWebSocket(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t)})
 	c := dialWS(t, e.Base)
 	c.subscribe("1", `subscription { caseUpdated(id: 42) { caseId changed case { id status patient { fullName } } } }`)
-	c.subscribe("2", `subscription { caseActivity(caseId: 42) { __typename caseId ... on AppointmentScheduledEvent { appointment { doctor { name } } } } }`)
+	c.subscribe("2", `subscription { caseActivity(caseId: 42) { __typename caseId ... on AppointmentScheduledEvent { appointment { doctor { name } } } ... on DocumentUploadedEvent { document { title kind } } } }`)
 	waitFor(t, "two subscriptions", func() bool { return e.liveSubs() == 2 })
 
 	e.mustDo(t, updateCaseStatus, map[string]any{"id": 42, "s": "CLOSED"}, nil)
 	e.mustDo(t, `mutation { scheduleAppointment(input: {caseId: 42, doctorId: 7, startsAt: "2099-05-01T09:00:00Z"}) { appointment { id } } }`, nil, nil)
+	// An upload goes to the documents service directly, as in production.
+	resp, err := http.Post(e.URLs["documents"]+"/documents", "application/json",
+		strings.NewReader(`{"document":{"case_id":42,"kind":"lab_result","title":"Blood panel 2099-05-01","size_bytes":2048}}`))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %v %v", err, resp)
+	}
+	resp.Body.Close()
 
 	c42, _ := e.Store.Case(42)
 	p, _ := e.Store.Patient(c42.PatientID)
 	doc, _ := e.Store.Doctor(7)
 	got := map[string][]string{}
-	for len(got["1"]) < 1 || len(got["2"]) < 2 {
+	for len(got["1"]) < 1 || len(got["2"]) < 3 {
 		m := c.next()
 		if m["type"] != "next" {
 			t.Fatalf("unexpected message %v", m)
@@ -101,7 +110,8 @@ func TestSubscriptionOverWebSocket(t *testing.T) {
 	if got["1"][0] != canonical(want1) {
 		t.Errorf("caseUpdated:\n got %s\nwant %s", got["1"][0], want1)
 	}
-	if !strings.Contains(got["2"][0], `"__typename":"CaseUpdatedEvent"`) || !strings.Contains(got["2"][1], doc.Name) {
+	if !strings.Contains(got["2"][0], `"__typename":"CaseUpdatedEvent"`) || !strings.Contains(got["2"][1], doc.Name) ||
+		!strings.Contains(got["2"][2], `"document":{"kind":"LAB_RESULT","title":"Blood panel 2099-05-01"}`) {
 		t.Errorf("caseActivity: %v", got["2"])
 	}
 	c.send(map[string]any{"id": "1", "type": "complete"})
@@ -220,5 +230,103 @@ func TestSubscribersShareOneFetch(t *testing.T) {
 	// its patient and its assignee, whatever the number of subscribers.
 	if diff := countDiff(e.Demo.Snapshot(), map[string]int64{"cases": 2, "patients": 1, "staff": 1}); diff != "" {
 		t.Error(diff)
+	}
+}
+
+// The real npm clients, graphql-ws and graphql-sse, subscribe; a mutation is
+// sent; both get the event with the selected fields resolved.
+func TestRealClientsSubscribe(t *testing.T) {
+	needTool(t, "e2e/node_modules/graphql-ws", "run ./test.sh, or npm ci in e2e/")
+	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t)})
+	cmd := exec.Command("node", "e2e/subscriptions.mjs", e.URL, "77")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "subscribing" {
+		t.Fatalf("script: %q %s", lines.Text(), stderr.String())
+	}
+	waitFor(t, "both clients' subscriptions", func() bool { return e.liveSubs() == 2 })
+	e.mustDo(t, updateCaseStatus, map[string]any{"id": 77, "s": "WAITING_FOR_DOCUMENTS"}, nil)
+	if !lines.Scan() {
+		t.Fatalf("no result: %s", stderr.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("script: %v %s", err, stderr.String())
+	}
+	var got struct{ WS, SSE map[string]any }
+	if err := json.Unmarshal(lines.Bytes(), &got); err != nil {
+		t.Fatalf("%q: %v", lines.Text(), err)
+	}
+	c, _ := e.Store.Case(77)
+	p, _ := e.Store.Patient(c.PatientID)
+	want := canonical(fmt.Sprintf(`{"data":{"caseUpdated":{"caseId":"77","changed":["status"],"case":{"id":"77","status":"WAITING_FOR_DOCUMENTS","patient":{"fullName":%q}}}}}`, p.FirstName+" "+p.LastName))
+	for name, v := range map[string]map[string]any{"graphql-ws": got.WS, "graphql-sse": got.SSE} {
+		if jsonString(v) != want {
+			t.Errorf("%s got %s\nwant %s", name, jsonString(v), want)
+		}
+	}
+}
+
+func TestSubscriptionLimitsAndShutdown(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t), "STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION": "2"})
+	c := dialWS(t, e.Base)
+	for i := range 3 {
+		c.subscribe(fmt.Sprint(i), `subscription { caseUpdated { caseId } }`)
+	}
+	// The three are started concurrently: whichever comes third is refused.
+	m := c.next()
+	if !strings.Contains(jsonString(m["payload"]), "TOO_MANY_SUBSCRIPTIONS") || !strings.Contains(jsonString(m["payload"]), "maximum of subscriptions") {
+		t.Fatalf("third subscription: %v", m)
+	}
+	waitFor(t, "two live subscriptions", func() bool { return e.liveSubs() == 2 })
+
+	// Shutdown closes the connection, telling the client to reconnect.
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop() }()
+	var closeErr error
+	for closeErr == nil {
+		_, b, err := c.conn.Read(c.ctx)
+		if err != nil {
+			closeErr = err
+		} else if !strings.Contains(string(b), "ping") && !strings.Contains(string(b), "reconnect") && !strings.Contains(string(b), "complete") {
+			t.Logf("before close: %s", b)
+		}
+	}
+	if status := coderws.CloseStatus(closeErr); status == -1 {
+		t.Errorf("connection ended without a close frame: %v", closeErr)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run = %v", err)
+	}
+}
+
+// A malformed event on the broker is skipped; the subscription lives on and
+// gets the next good one.
+func TestMalformedEventIsSkipped(t *testing.T) {
+	url := natsTopic(t)
+	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": url})
+	c := dialWS(t, e.Base)
+	c.subscribe("1", `subscription { caseUpdated(id: 9) { caseId } }`)
+	waitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	nc, err := nats.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	topic := url[strings.Index(url, "topic=")+len("topic="):]
+	for _, bad := range []string{`not json`, `{"type":"case.updated"}`, `{"type":"case.exploded","case_id":9,"occurred_at":"2026-01-01T00:00:00Z"}`} {
+		if err := nc.Publish(topic, []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Flush()
+	e.mustDo(t, updateCaseStatus, map[string]any{"id": 9, "s": "NEW"}, nil)
+	if m := c.next(); jsonString(m["payload"]) != canonical(`{"data":{"caseUpdated":{"caseId":"9"}}}`) {
+		t.Errorf("got %v", m)
 	}
 }

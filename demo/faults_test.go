@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"github.com/stacker/stacker/events"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -123,4 +124,30 @@ func TestFaultMiddleware(t *testing.T) {
 			t.Fatalf("got %d, want the connection dropped", resp.StatusCode)
 		}
 	})
+}
+
+// POST /documents stores an upload and publishes document.uploaded; bad
+// input is a 422 and publishes nothing.
+func TestCreateDocumentPublishes(t *testing.T) {
+	var got []events.Event
+	s := New(NewStore(), Options{Publish: func(_ context.Context, e events.Event) error { got = append(got, e); return nil }})
+	h, _ := s.Handler("documents")
+	post := func(body string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/documents", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post(`{"document":{"case_id":5,"kind":"imaging","title":"MRI","size_bytes":10}}`); code != 201 {
+		t.Fatalf("status %d", code)
+	}
+	if code := post(`{"document":{"case_id":999999,"kind":"x","title":"","size_bytes":-1}}`); code != 422 {
+		t.Fatalf("invalid upload: status %d", code)
+	}
+	docs := s.store.DocumentsByCase(5)
+	last := docs[len(docs)-1]
+	if last.Title != "MRI" || len(got) != 1 || got[0].Type != events.TypeDocumentUploaded || got[0].DocumentID != last.ID || got[0].CaseID != 5 {
+		t.Errorf("stored %+v, published %+v", last, got)
+	}
 }

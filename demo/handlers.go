@@ -70,11 +70,6 @@ func (s *Services) resources() []*resource {
 			s.writeBuilt(w, http.StatusOK, sc.buf, err)
 		}}
 	}
-	documentsByCases := func(dst []byte, caseIDs, work []int64) ([]byte, []int64, error) {
-		work = gatherIDs(work, st.docsByCase, caseIDs)
-		dst, err := appendRows(dst, st.documents, st.documentsJSON, work)
-		return dst, work, err
-	}
 	caseList := &selector{params: []string{"status", "assignee_id", "page", "per_page"}, serve: s.listCases}
 	return []*resource{
 		{
@@ -124,9 +119,10 @@ func (s *Services) resources() []*resource {
 		},
 		{
 			name: "documents", singular: "document",
-			one:     oneReader(st.documents, st.documentsJSON),
-			many:    manyReader(st.documents, st.documentsJSON),
-			selects: []*selector{byKeys("case_ids", "documents", documentsByCases)},
+			one:     st.appendDocument,
+			many:    st.appendDocuments,
+			selects: []*selector{byKeys("case_ids", "documents", st.appendDocumentsByCases)},
+			create:  s.createDocument,
 		},
 	}
 }
@@ -484,6 +480,42 @@ func (s *Services) createAppointment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeRow(w, http.StatusCreated, "appointment", enc)
+}
+
+// createDocument serves POST /documents, the demo's upload: it stores the
+// document's metadata and publishes document.uploaded.
+func (s *Services) createDocument(w http.ResponseWriter, r *http.Request) {
+	fields, ok := s.decodeParams(w, r, "document")
+	if !ok {
+		return
+	}
+	var in DocumentInput
+	var verr ValidationError
+	for name, dst := range map[string]**int64{"case_id": &in.CaseID, "size_bytes": &in.SizeBytes} {
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, dst) != nil {
+			verr.add(name, "is not a number")
+		}
+	}
+	for name, dst := range map[string]*string{"kind": &in.Kind, "title": &in.Title} {
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, dst) != nil {
+			verr.add(name, "is not a string")
+		}
+	}
+	if err := verr.err(); err != nil {
+		s.writeErrors(w, verr.Fields)
+		return
+	}
+	d, enc, err := s.store.createDocument(in, s.now())
+	if s.writeStoreError(w, err) {
+		return
+	}
+	s.emit(r, events.Event{Type: events.TypeDocumentUploaded, CaseID: d.CaseID, DocumentID: d.ID, OccurredAt: d.UploadedAt})
+	w.Header().Set("Location", "/documents/"+strconv.FormatInt(d.ID, 10))
+	if enc == nil {
+		s.writeJSON(w, http.StatusCreated, "document", d)
+		return
+	}
+	s.writeRow(w, http.StatusCreated, "document", enc)
 }
 
 // writeStoreError answers a failed store write and reports whether it did.

@@ -275,7 +275,11 @@ func (s *Store) Doctor(id int64) (Doctor, bool) { return byID(s.doctors, id) }
 func (s *Store) Clinic(id int64) (Clinic, bool) { return byID(s.clinics, id) }
 
 // Document returns the document with the given id.
-func (s *Store) Document(id int64) (Document, bool) { return byID(s.documents, id) }
+func (s *Store) Document(id int64) (Document, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return byID(s.documents, id)
+}
 
 // Case returns the case with the given id as it is now.
 func (s *Store) Case(id int64) (Case, bool) {
@@ -333,6 +337,8 @@ func (s *Store) DocumentsByCase(caseID int64) []Document {
 
 // DocumentsByCases returns the documents of the given cases, ordered by id.
 func (s *Store) DocumentsByCases(caseIDs []int64) []Document {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return gather(s.documents, s.docsByCase, caseIDs)
 }
 
@@ -563,6 +569,61 @@ type AppointmentInput struct {
 	StartsAt string
 }
 
+// DocumentInput is the body of POST /documents: an upload's metadata.
+type DocumentInput struct {
+	CaseID    *int64
+	Kind      string
+	Title     string
+	SizeBytes *int64
+}
+
+// CreateDocument validates in and stores a new document (an upload).
+func (s *Store) CreateDocument(in DocumentInput, now time.Time) (Document, error) {
+	d, _, err := s.createDocument(in, now)
+	return d, err
+}
+
+func (s *Store) createDocument(in DocumentInput, now time.Time) (Document, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var verr ValidationError
+	switch {
+	case in.CaseID == nil:
+		verr.add("case_id", "can't be blank")
+	case *in.CaseID < 1 || *in.CaseID > int64(len(s.cases)):
+		verr.add("case_id", "must exist")
+	}
+	switch in.Kind {
+	case "medical_report", "imaging", "lab_result", "other":
+	case "":
+		verr.add("kind", "can't be blank")
+	default:
+		verr.add("kind", "is not included in the list")
+	}
+	if in.Title == "" {
+		verr.add("title", "can't be blank")
+	}
+	if in.SizeBytes == nil || *in.SizeBytes < 0 {
+		verr.add("size_bytes", "must be a size in bytes")
+	}
+	if err := verr.err(); err != nil {
+		return Document{}, nil, err
+	}
+	d := Document{
+		ID:         int64(len(s.documents) + 1),
+		CaseID:     *in.CaseID,
+		Kind:       in.Kind,
+		Title:      in.Title,
+		SizeBytes:  *in.SizeBytes,
+		UploadedAt: now.UTC().Truncate(time.Second),
+	}
+	s.documents = append(s.documents, d)
+	s.documentsJSON = slices.Grow(s.documentsJSON, 1)[:len(s.documents)]
+	enc := s.documentsJSON.refresh(int(d.ID-1), &d)
+	s.docsByCase[d.CaseID-1] = append(s.docsByCase[d.CaseID-1], d.ID)
+	return d, enc, nil
+}
+
 // CreateAppointment validates in against the store and now, and stores a new
 // scheduled appointment. It returns a *ValidationError keyed by field when the
 // case or doctor does not exist or starts_at is missing, unparseable or
@@ -652,6 +713,26 @@ func (s *Store) appendCasePage(dst []byte, q caseQuery, work []int64) ([]byte, [
 	work, total := s.casePage(q, work)
 	dst, err := appendRows(dst, s.cases, s.casesJSON, work)
 	return dst, work, total, err
+}
+
+func (s *Store) appendDocument(dst []byte, id int64) ([]byte, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRow(dst, s.documents, s.documentsJSON, id)
+}
+
+func (s *Store) appendDocuments(dst []byte, ids []int64) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return appendRows(dst, s.documents, s.documentsJSON, ids)
+}
+
+func (s *Store) appendDocumentsByCases(dst []byte, caseIDs, work []int64) ([]byte, []int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	work = gatherIDs(work, s.docsByCase, caseIDs)
+	dst, err := appendRows(dst, s.documents, s.documentsJSON, work)
+	return dst, work, err
 }
 
 func (s *Store) appendAppointment(dst []byte, id int64) ([]byte, bool, error) {

@@ -27,6 +27,8 @@ const (
 	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeUpstreamOverloaded  = "UPSTREAM_OVERLOADED"
+	CodeTooManySubs         = "TOO_MANY_SUBSCRIPTIONS"
+	CodeNoSubscriptions     = "SUBSCRIPTIONS_UNAVAILABLE"
 	CodeInternal            = "INTERNAL"
 )
 
@@ -95,6 +97,10 @@ func classify(err error) (code, service, msg string) {
 		gerr *gqlerror.Error
 	)
 	switch {
+	case errors.Is(err, ErrTooManyOnConn), errors.Is(err, ErrTooManyOnReplica):
+		return CodeTooManySubs, "", err.Error()
+	case errors.Is(err, ErrNoEvents):
+		return CodeNoSubscriptions, "", err.Error()
 	case errors.As(err, &in):
 		return CodeBadUserInput, "", in.msg
 	case errors.As(err, &lp):

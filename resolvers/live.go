@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/events"
@@ -45,6 +46,7 @@ type live struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	subs    map[*liveSub]struct{}
+	conns   map[*connCounter]struct{}
 	started bool
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -73,7 +75,7 @@ func newLive(bus events.Bus, newL func() *loaders.Loaders, o LiveOptions, log *s
 	if o.Buffer <= 0 {
 		o.Buffer = 64
 	}
-	return &live{bus: bus, newL: newL, opts: o, log: log, subs: map[*liveSub]struct{}{}}
+	return &live{bus: bus, newL: newL, opts: o, log: log, subs: map[*liveSub]struct{}{}, conns: map[*connCounter]struct{}{}}
 }
 
 // add registers a subscription, starting the consumer on first use.
@@ -109,13 +111,17 @@ func (lv *live) remove(s *liveSub) {
 	lv.mu.Unlock()
 }
 
-// close stops the consumer; open subscriptions end.
+// close closes the WebSocket connections (so their clients reconnect to
+// another replica) and stops the consumer; open subscriptions end.
 func (lv *live) close() {
 	if lv == nil {
 		return
 	}
 	lv.mu.Lock()
 	started, stop, done := lv.started, lv.stop, lv.done
+	for c := range lv.conns {
+		c.cancel()
+	}
 	lv.mu.Unlock()
 	if started {
 		stop()
@@ -221,12 +227,36 @@ func (lv *live) endAll() {
 
 type connKey struct{}
 
-type connCounter struct{ n atomic.Int32 }
+// connCounter is one WebSocket connection: its subscription count, and the
+// cancel that closes it (the WebSocket transport closes a connection when the
+// context its InitFunc returned ends).
+type connCounter struct {
+	n      atomic.Int32
+	cancel context.CancelFunc
+}
 
-// WithConnectionCounter marks ctx as one connection's (a WebSocket's), so the
-// per-connection subscription limit can be counted.
-func WithConnectionCounter(ctx context.Context) context.Context {
-	return context.WithValue(ctx, connKey{}, &connCounter{})
+// CloseReason is what a client is told when Stacker closes its connection:
+// at shutdown (reconnect to another replica) or when it fell behind.
+const CloseReason = "stacker closed the connection: the server is restarting or the client did not keep up with its events; reconnect"
+
+// WithConnection marks ctx as one WebSocket connection's, for the
+// per-connection subscription limit, and registers it so that shutdown and
+// a client that falls behind can close it. The WebSocket transport calls it
+// from its InitFunc.
+func (r *Resolver) WithConnection(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(transport.AppendCloseReason(ctx, CloseReason))
+	c := &connCounter{cancel: cancel}
+	if r.live != nil {
+		r.live.mu.Lock()
+		r.live.conns[c] = struct{}{}
+		r.live.mu.Unlock()
+		context.AfterFunc(ctx, func() {
+			r.live.mu.Lock()
+			delete(r.live.conns, c)
+			r.live.mu.Unlock()
+		})
+	}
+	return context.WithValue(ctx, connKey{}, c)
 }
 
 // stream runs one GraphQL subscription: it registers with live, and for
@@ -262,7 +292,11 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 			case got, ok := <-s.ch:
 				if !ok {
 					if s.dropped.Load() {
-						r.log.Info("ended a subscription that did not keep up", "error", errSlowSubscriber)
+						// Disconnect the client rather than let it miss events silently.
+						r.log.Info("closing a connection that did not keep up", "error", errSlowSubscriber)
+						if c, ok := ctx.Value(connKey{}).(*connCounter); ok {
+							c.cancel()
+						}
 					}
 					return
 				}
