@@ -26,7 +26,7 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 func subscriptionFanOut(b *testing.B) {
 	const conns, perConn, events = 10, 100, 100
 	tb := testing.TB(b)
-	e := startStacker(tb, map[string]string{"STACKER_EVENTS_URL": natsTopicB(b), "STACKER_LOG_LEVEL": "info"})
+	e := startStacker(tb, map[string]string{"STACKER_EVENTS_URL": natsTopicB(b), "STACKER_LOG_LEVEL": "debug"})
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -39,6 +39,7 @@ func subscriptionFanOut(b *testing.B) {
 			clients[i].subscribe(fmt.Sprint(j), `subscription { caseUpdated { caseId case { status patient { fullName } assignee { name } } } }`)
 		}
 	}
+	waitFor(b, "every subscription", func() bool { return e.liveSubs() == conns*perConn })
 	// A first event proves every subscription is live before measuring.
 	e.mustDo(tb, updateCaseStatus, map[string]any{"id": 1, "s": "IN_REVIEW"}, nil)
 	for _, c := range clients {
