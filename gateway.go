@@ -260,7 +260,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// plain GraphQL over HTTP.
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)}},
+		Implementation: noticedWebsockets{transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)}}},
 		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			return res.WithConnection(ctx), nil, nil
 		},
@@ -290,6 +290,61 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.AroundOperations(res.AroundOperations)
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
+}
+
+// noticedWebsockets closes connections with the code and reason the
+// resolvers recorded (shutdown, a client that fell behind) instead of the
+// transport's plain "1000 terminated", so clients know why and reconnect.
+type noticedWebsockets struct {
+	transport.WebsocketImplementation
+}
+
+func (n noticedWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := n.WebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	notice, _ := resolvers.CloseNoticeFrom(r.Context())
+	return &noticedConn{WebsocketConn: conn, notice: notice}, nil
+}
+
+type noticedConn struct {
+	transport.WebsocketConn
+	notice *resolvers.CloseNotice
+}
+
+func (c *noticedConn) WriteClose(code int, msg string) error {
+	if c.notice != nil {
+		if nc, reason, ok := c.notice.Get(); ok {
+			code, msg = nc, reason
+		}
+	}
+	return c.WebsocketConn.WriteClose(code, msg)
+}
+
+// The transport looks for these on the connection; pass them through.
+func (c *noticedConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *noticedConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// withCloseNotice gives WebSocket upgrade requests a close notice.
+func withCloseNotice(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			ctx, _ := resolvers.WithCloseNotice(r.Context())
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // originHosts turns the CORS allow-list into the WebSocket library's origin
@@ -329,7 +384,7 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 // routes lists every route of the gateway.
 func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", cors.Wrap(noSniff(gql)))
+	mux.Handle("/graphql", cors.Wrap(noSniff(withCloseNotice(gql))))
 	pg := playground.Handler(playground.Options{
 		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: playgroundQuery, Title: "Stacker",
 	})

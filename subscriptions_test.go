@@ -297,8 +297,8 @@ func TestSubscriptionLimitsAndShutdown(t *testing.T) {
 			t.Logf("before close: %s", b)
 		}
 	}
-	if status := coderws.CloseStatus(closeErr); status == -1 {
-		t.Errorf("connection ended without a close frame: %v", closeErr)
+	if status := coderws.CloseStatus(closeErr); status != 1012 || !strings.Contains(closeErr.Error(), "reconnect") {
+		t.Errorf("closed with %d (%v), want 1012 Service Restart asking to reconnect", status, closeErr)
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("run = %v", err)

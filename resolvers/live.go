@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/events"
@@ -120,7 +119,7 @@ func (lv *live) close() {
 	lv.mu.Lock()
 	started, stop, done := lv.started, lv.stop, lv.done
 	for c := range lv.conns {
-		c.cancel()
+		c.closeWith(c.ctx, CloseServiceRestart, "server shutting down; reconnect")
 	}
 	lv.mu.Unlock()
 	if started {
@@ -233,19 +232,69 @@ type connKey struct{}
 type connCounter struct {
 	n      atomic.Int32
 	cancel context.CancelFunc
+	ctx    context.Context
 }
 
-// CloseReason is what a client is told when Stacker closes its connection:
-// at shutdown (reconnect to another replica) or when it fell behind.
-const CloseReason = "stacker closed the connection: the server is restarting or the client did not keep up with its events; reconnect"
+// WebSocket close codes Stacker closes connections with. Both are codes the
+// graphql-ws client treats as worth a reconnect.
+const (
+	CloseServiceRestart = 1012 // shutdown: reconnect, to another replica
+	CloseTryAgainLater  = 1013 // the client fell behind its events
+)
+
+// CloseNotice is the code and reason a connection is to be closed with;
+// the WebSocket layer reads it when the transport closes the connection.
+type CloseNotice struct {
+	mu     sync.Mutex
+	code   int
+	reason string
+}
+
+// Set records why the connection is closing (first reason wins).
+func (n *CloseNotice) Set(code int, reason string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.code == 0 {
+		n.code, n.reason = code, reason
+	}
+}
+
+// Get returns the recorded code and reason, or ok false.
+func (n *CloseNotice) Get() (code int, reason string, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.code, n.reason, n.code != 0
+}
+
+type noticeKey struct{}
+
+// WithCloseNotice gives a WebSocket request a notice the resolvers can fill.
+func WithCloseNotice(ctx context.Context) (context.Context, *CloseNotice) {
+	n := &CloseNotice{}
+	return context.WithValue(ctx, noticeKey{}, n), n
+}
+
+// CloseNoticeFrom returns the notice of the connection ctx belongs to.
+func CloseNoticeFrom(ctx context.Context) (*CloseNotice, bool) {
+	n, ok := ctx.Value(noticeKey{}).(*CloseNotice)
+	return n, ok
+}
+
+// closeConn closes a connection with a code and reason.
+func (c *connCounter) closeWith(ctx context.Context, code int, reason string) {
+	if n, ok := CloseNoticeFrom(ctx); ok {
+		n.Set(code, reason)
+	}
+	c.cancel()
+}
 
 // WithConnection marks ctx as one WebSocket connection's, for the
 // per-connection subscription limit, and registers it so that shutdown and
 // a client that falls behind can close it. The WebSocket transport calls it
 // from its InitFunc.
 func (r *Resolver) WithConnection(ctx context.Context) context.Context {
-	ctx, cancel := context.WithCancel(transport.AppendCloseReason(ctx, CloseReason))
-	c := &connCounter{cancel: cancel}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &connCounter{cancel: cancel, ctx: ctx}
 	if r.live != nil {
 		r.live.mu.Lock()
 		r.live.conns[c] = struct{}{}
@@ -295,7 +344,7 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 						// Disconnect the client rather than let it miss events silently.
 						r.log.Info("closing a connection that did not keep up", "error", errSlowSubscriber)
 						if c, ok := ctx.Value(connKey{}).(*connCounter); ok {
-							c.cancel()
+							c.closeWith(ctx, CloseTryAgainLater, fmt.Sprintf("too slow: more than %d events waiting; reconnect", cap(s.ch)))
 						}
 					}
 					return
