@@ -27,24 +27,14 @@ func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr i
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := newLogger(cfg, stderr)
-	faults, err := demo.ParseFaults(cfg.DemoFaults)
+	bus, err := openBus(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
-	}
-	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
-	if err != nil {
-		return fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
+		return err
 	}
 	defer bus.Close()
-	svcs := demo.New(demo.NewStore(), demo.Options{
-		Latency:    cfg.DemoLatency,
-		Logger:     log,
-		Middleware: demo.NewFaultInjector(faults).Middleware,
-		Publish:    bus.Publish,
-	})
-	urls, err := svcs.Start(ctx, "127.0.0.1")
+	svcs, urls, err := startDemo(ctx, cfg, log, bus)
 	if err != nil {
-		return fmt.Errorf("starting demo services: %w", err)
+		return err
 	}
 	defer svcs.Close()
 
@@ -71,4 +61,33 @@ func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr i
 		log.Warn("stopping", slog.String("cause", err.Error()))
 	}
 	return nil
+}
+
+// openBus opens the event bus STACKER_EVENTS_URL names.
+func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (events.Bus, error) {
+	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
+	}
+	return bus, nil
+}
+
+// startDemo starts the demo services on loopback as configured (latency,
+// faults), publishing their events on bus, and returns their base URLs.
+func startDemo(ctx context.Context, cfg config.Config, log *slog.Logger, bus events.Bus) (*demo.Services, map[string]string, error) {
+	faults, err := demo.ParseFaults(cfg.DemoFaults)
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
+	}
+	svcs := demo.New(demo.NewStore(), demo.Options{
+		Latency:    cfg.DemoLatency,
+		Logger:     log.With("component", "demo"),
+		Middleware: demo.NewFaultInjector(faults).Middleware,
+		Publish:    bus.Publish,
+	})
+	urls, err := svcs.Start(ctx, "127.0.0.1")
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting demo services: %w", err)
+	}
+	return svcs, urls, nil
 }

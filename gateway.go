@@ -29,8 +29,6 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
-	"github.com/stacker/stacker/events"
-	"github.com/stacker/stacker/events/eventsurl"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
@@ -62,27 +60,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		debug.SetGCPercent(defaultGCPercent)
 	}
 
-	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
+	bus, err := openBus(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
+		return err
 	}
 	defer bus.Close()
 
 	urls := cfg.ServiceURLs
 	if cfg.Embedded() {
-		faults, err := demo.ParseFaults(cfg.DemoFaults)
+		var svcs *demo.Services
+		svcs, urls, err = startDemo(ctx, cfg, log, bus)
 		if err != nil {
-			return fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
-		}
-		svcs := demo.New(demo.NewStore(), demo.Options{
-			Latency:    cfg.DemoLatency,
-			Logger:     log.With("component", "demo"),
-			Middleware: demo.NewFaultInjector(faults).Middleware,
-			Publish:    bus.Publish,
-		})
-		urls, err = svcs.Start(ctx, "127.0.0.1")
-		if err != nil {
-			return fmt.Errorf("starting demo services: %w", err)
+			return err
 		}
 		defer svcs.Close()
 	}

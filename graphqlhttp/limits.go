@@ -126,7 +126,7 @@ func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPa
 	if op == nil || l.MaxCost < 0 {
 		return nil
 	}
-	c := &costWalk{l: l, doc: doc, vars: p.Variables, memo: map[string]int{}, active: map[string]bool{}}
+	c := &costWalk{l: l, vars: p.Variables, frags: newFragments(doc)}
 	root := l.rootType(op.Operation)
 	if cost := c.selection(op.SelectionSet, root); cost > l.MaxCost {
 		return limitError(CodeQueryTooComplex, "the operation's estimated cost %d exceeds the limit of %d; ask for fewer items (first) or fewer nested lists", cost, l.MaxCost)
@@ -200,7 +200,7 @@ func (l *Limits) checkStructure(doc *ast.QueryDocument) *gqlerror.Error {
 	if l.MaxDirectives >= 0 && directives > l.MaxDirectives {
 		return limitError(CodeTooManyDirectives, "a selection carries %d directives; at most %d are allowed", directives, l.MaxDirectives)
 	}
-	d := &depthWalk{doc: doc, memo: map[string]int{}, active: map[string]bool{}}
+	d := &depthWalk{doc: doc, frags: newFragments(doc)}
 	for _, op := range doc.Operations {
 		if l.MaxRootFields >= 0 {
 			if n := d.rootFields(op.SelectionSet, map[string]bool{}); n > l.MaxRootFields {
@@ -216,14 +216,39 @@ func (l *Limits) checkStructure(doc *ast.QueryDocument) *gqlerror.Error {
 	return nil
 }
 
-// depthWalk measures nesting with fragments expanded. Each fragment is
-// measured once (memo), so a document of fragments that spread each other
-// twice over cannot make the walk exponential; a fragment cycle (invalid,
-// and reported by validation later) counts as no depth.
-type depthWalk struct {
+// fragments measures each named fragment of a document once, so a
+// document of fragments that spread each other twice over cannot make a walk
+// exponential; a fragment cycle (invalid, and reported by validation later)
+// or an unknown fragment measures 0.
+type fragments struct {
 	doc    *ast.QueryDocument
 	memo   map[string]int
 	active map[string]bool
+}
+
+func newFragments(doc *ast.QueryDocument) *fragments {
+	return &fragments{doc: doc, memo: map[string]int{}, active: map[string]bool{}}
+}
+
+func (fs *fragments) measure(name string, of func(*ast.FragmentDefinition) int) int {
+	if n, ok := fs.memo[name]; ok {
+		return n
+	}
+	f := fs.doc.Fragments.ForName(name)
+	if f == nil || fs.active[name] {
+		return 0
+	}
+	fs.active[name] = true
+	n := of(f)
+	fs.active[name] = false
+	fs.memo[name] = n
+	return n
+}
+
+// depthWalk measures nesting with fragments expanded.
+type depthWalk struct {
+	doc   *ast.QueryDocument
+	frags *fragments
 }
 
 func (d *depthWalk) depth(set ast.SelectionSet) int {
@@ -246,18 +271,7 @@ func (d *depthWalk) depth(set ast.SelectionSet) int {
 }
 
 func (d *depthWalk) fragment(name string) int {
-	if n, ok := d.memo[name]; ok {
-		return n
-	}
-	f := d.doc.Fragments.ForName(name)
-	if f == nil || d.active[name] {
-		return 0
-	}
-	d.active[name] = true
-	n := d.depth(f.SelectionSet)
-	d.active[name] = false
-	d.memo[name] = n
-	return n
+	return d.frags.measure(name, func(f *ast.FragmentDefinition) int { return d.depth(f.SelectionSet) })
 }
 
 func (d *depthWalk) rootFields(set ast.SelectionSet, seen map[string]bool) int {
@@ -280,11 +294,9 @@ func (d *depthWalk) rootFields(set ast.SelectionSet, seen map[string]bool) int {
 
 // costWalk estimates cost with the variables of this request.
 type costWalk struct {
-	l      *Limits
-	doc    *ast.QueryDocument
-	vars   map[string]any
-	memo   map[string]int // fragment name -> cost of one instance
-	active map[string]bool
+	l     *Limits
+	vars  map[string]any
+	frags *fragments // fragment name -> cost of one instance
 }
 
 // selection is the cost of a selection set on parent (nil when unknown).
@@ -304,18 +316,9 @@ func (c *costWalk) selection(set ast.SelectionSet, parent *ast.Definition) int {
 }
 
 func (c *costWalk) fragment(name string) int {
-	if n, ok := c.memo[name]; ok {
-		return n
-	}
-	f := c.doc.Fragments.ForName(name)
-	if f == nil || c.active[name] {
-		return 0
-	}
-	c.active[name] = true
-	n := c.selection(f.SelectionSet, c.typeNamed(f.TypeCondition, nil))
-	c.active[name] = false
-	c.memo[name] = n
-	return n
+	return c.frags.measure(name, func(f *ast.FragmentDefinition) int {
+		return c.selection(f.SelectionSet, c.typeNamed(f.TypeCondition, nil))
+	})
 }
 
 func (c *costWalk) typeNamed(name string, fallback *ast.Definition) *ast.Definition {

@@ -50,12 +50,11 @@ func check(l *Limits, query string, vars map[string]any) string {
 func TestCost(t *testing.T) {
 	l := newLimits(t, Limits{MaxCost: 1 << 30})
 	cost := func(q string, vars map[string]any) int {
-		c := &costWalk{l: l, vars: vars, memo: map[string]int{}, active: map[string]bool{}}
 		doc, err := gqlparser.LoadQuery(l.Schema, q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		c.doc = doc
+		c := &costWalk{l: l, vars: vars, frags: newFragments(doc)}
 		return c.selection(doc.Operations[0].SelectionSet, l.Schema.Query)
 	}
 	tests := []struct {

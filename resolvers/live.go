@@ -45,7 +45,7 @@ type live struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	subs    map[*liveSub]struct{}
-	conns   map[*connCounter]struct{}
+	conns   map[*wsConn]struct{}
 	started bool
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -74,7 +74,7 @@ func newLive(bus events.Bus, newL func() *loaders.Loaders, o LiveOptions, log *s
 	if o.Buffer <= 0 {
 		o.Buffer = 64
 	}
-	return &live{bus: bus, newL: newL, opts: o, log: log, subs: map[*liveSub]struct{}{}, conns: map[*connCounter]struct{}{}}
+	return &live{bus: bus, newL: newL, opts: o, log: log, subs: map[*liveSub]struct{}{}, conns: map[*wsConn]struct{}{}}
 }
 
 // add registers a subscription, starting the consumer on first use.
@@ -82,7 +82,7 @@ func (lv *live) add(ctx context.Context, match func(events.Event) bool) (*liveSu
 	if lv == nil || lv.bus == nil {
 		return nil, ErrNoEvents
 	}
-	if c, ok := ctx.Value(connKey{}).(*connCounter); ok {
+	if c, ok := ctx.Value(connKey{}).(*wsConn); ok {
 		if c.n.Add(1) > int32(lv.opts.MaxPerConn) {
 			c.n.Add(-1)
 			return nil, ErrTooManyOnConn
@@ -226,10 +226,10 @@ func (lv *live) endAll() {
 
 type connKey struct{}
 
-// connCounter is one WebSocket connection: its subscription count, and the
+// wsConn is one WebSocket connection: its subscription count, and the
 // cancel that closes it (the WebSocket transport closes a connection when the
 // context its InitFunc returned ends).
-type connCounter struct {
+type wsConn struct {
 	n      atomic.Int32
 	cancel context.CancelFunc
 	ctx    context.Context
@@ -280,8 +280,8 @@ func CloseNoticeFrom(ctx context.Context) (*CloseNotice, bool) {
 	return n, ok
 }
 
-// closeConn closes a connection with a code and reason.
-func (c *connCounter) closeWith(ctx context.Context, code int, reason string) {
+// closeWith closes the connection with a code and reason.
+func (c *wsConn) closeWith(ctx context.Context, code int, reason string) {
 	if n, ok := CloseNoticeFrom(ctx); ok {
 		n.Set(code, reason)
 	}
@@ -294,7 +294,7 @@ func (c *connCounter) closeWith(ctx context.Context, code int, reason string) {
 // from its InitFunc.
 func (r *Resolver) WithConnection(ctx context.Context) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &connCounter{cancel: cancel, ctx: ctx}
+	c := &wsConn{cancel: cancel, ctx: ctx}
 	if r.live != nil {
 		r.live.mu.Lock()
 		r.live.conns[c] = struct{}{}
@@ -343,7 +343,7 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 					if s.dropped.Load() {
 						// Disconnect the client rather than let it miss events silently.
 						r.log.Info("closing a connection that did not keep up", "error", errSlowSubscriber)
-						if c, ok := ctx.Value(connKey{}).(*connCounter); ok {
+						if c, ok := ctx.Value(connKey{}).(*wsConn); ok {
 							c.closeWith(ctx, CloseTryAgainLater, fmt.Sprintf("too slow: more than %d events waiting; reconnect", cap(s.ch)))
 						}
 					}

@@ -96,10 +96,7 @@ func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.Selection
 	for _, f := range p.collect(sel, "Case") {
 		switch f.Name {
 		case "patient":
-			ids := make([]int, len(cs))
-			for i, c := range cs {
-				ids[i] = c.PatientID
-			}
+			ids := keys(cs, func(c *model.Case) int { return c.PatientID })
 			prefetch(p, ctx, p.l.Patients, ids, func(ps []*model.Patient) { p.patients(ctx, ps, f.Selections) })
 		case "assignee":
 			ids := make([]int, 0, len(cs))
@@ -120,9 +117,15 @@ func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.Selection
 }
 
 func caseIDs(cs []*model.Case) []int {
-	ids := make([]int, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
+	return keys(cs, func(c *model.Case) int { return c.ID })
+}
+
+// keys returns the key of every item, in order (duplicates are fine: the
+// loaders claim each key once).
+func keys[T any](items []T, key func(T) int) []int {
+	ids := make([]int, len(items))
+	for i, it := range items {
+		ids[i] = key(it)
 	}
 	return ids
 }
@@ -134,16 +137,10 @@ func (p *planner) patients(ctx context.Context, ps []*model.Patient, sel ast.Sel
 	for _, f := range p.collect(sel, "Patient") {
 		switch f.Name {
 		case "insurer":
-			ids := make([]int, len(ps))
-			for i, pt := range ps {
-				ids[i] = pt.InsurerID
-			}
+			ids := keys(ps, func(pt *model.Patient) int { return pt.InsurerID })
 			prefetch(p, ctx, p.l.Insurers, ids, nil)
 		case "cases":
-			ids := make([]int, len(ps))
-			for i, pt := range ps {
-				ids[i] = pt.ID
-			}
+			ids := keys(ps, func(pt *model.Patient) int { return pt.ID })
 			prefetchLists(p, ctx, p.l.CasesByPatient, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
@@ -156,16 +153,10 @@ func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel
 	for _, f := range p.collect(sel, "Appointment") {
 		switch f.Name {
 		case "doctor":
-			ids := make([]int, len(as))
-			for i, a := range as {
-				ids[i] = a.DoctorID
-			}
+			ids := keys(as, func(a *model.Appointment) int { return a.DoctorID })
 			prefetch(p, ctx, p.l.Doctors, ids, func(ds []*model.Doctor) { p.doctors(ctx, ds, f.Selections) })
 		case "case":
-			ids := make([]int, len(as))
-			for i, a := range as {
-				ids[i] = a.CaseID
-			}
+			ids := keys(as, func(a *model.Appointment) int { return a.CaseID })
 			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
@@ -177,10 +168,7 @@ func (p *planner) doctors(ctx context.Context, ds []*model.Doctor, sel ast.Selec
 	}
 	for _, f := range p.collect(sel, "Doctor") {
 		if f.Name == "clinic" {
-			ids := make([]int, len(ds))
-			for i, d := range ds {
-				ids[i] = d.ClinicID
-			}
+			ids := keys(ds, func(d *model.Doctor) int { return d.ClinicID })
 			prefetch(p, ctx, p.l.Clinics, ids, nil)
 		}
 	}
@@ -192,10 +180,7 @@ func (p *planner) documents(ctx context.Context, ds []*model.Document, sel ast.S
 	}
 	for _, f := range p.collect(sel, "Document") {
 		if f.Name == "case" {
-			ids := make([]int, len(ds))
-			for i, d := range ds {
-				ids[i] = d.CaseID
-			}
+			ids := keys(ds, func(d *model.Document) int { return d.CaseID })
 			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
@@ -277,10 +262,7 @@ func selections(ctx context.Context) ast.SelectionSet {
 func (p *planner) caseUpdatedEvents(ctx context.Context, es []*model.CaseUpdatedEvent, sel ast.SelectionSet) {
 	for _, f := range p.collect(sel, "CaseUpdatedEvent") {
 		if f.Name == "case" {
-			ids := make([]int, len(es))
-			for i, e := range es {
-				ids[i] = e.CaseID
-			}
+			ids := keys(es, func(e *model.CaseUpdatedEvent) int { return e.CaseID })
 			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
 		}
 	}
