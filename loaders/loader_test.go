@@ -336,3 +336,21 @@ func TestPrefetchFailuresAndPanics(t *testing.T) {
 		}
 	})
 }
+
+// Prefetch waits for its fetch to be under way, never for it to finish:
+// the level above must not be held up by this level's latency.
+func TestPrefetchReturnsWhileFetching(t *testing.T) {
+	r := &recorder{limit: 1000, gate: make(chan struct{})}
+	l := newTestLoader(r)
+	got := make(chan []string, 1)
+	l.Prefetch(context.Background(), []int{1, 2}, func(vals []string) { got <- vals })
+	select {
+	case vals := <-got:
+		t.Fatalf("then ran with %v before the fetch was let through", vals)
+	default:
+	}
+	close(r.gate)
+	if vals := <-got; !slices.Equal(vals, []string{"v001", "v002"}) {
+		t.Errorf("then got %v", vals)
+	}
+}
