@@ -1,7 +1,9 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -42,9 +44,53 @@ func newPlanner(ctx context.Context, l *loaders.Loaders) *planner {
 }
 
 // collect returns the fields selected on typeName, with fragments, @skip and
-// @include applied.
+// @include applied, the most deeply nested first: the relation with the
+// longest chain of levels below it is the critical path, so its request
+// should leave first (appointments -> doctors -> clinics before assignee).
 func (p *planner) collect(sel ast.SelectionSet, typeName string) []graphql.CollectedField {
-	return graphql.CollectFields(p.oc, sel, []string{typeName})
+	fields := graphql.CollectFields(p.oc, sel, []string{typeName})
+	if len(fields) < 2 {
+		return fields
+	}
+	// A copy: gqlgen caches the slice it returns for the whole operation.
+	fields = slices.Clone(fields)
+	depths := make(map[string]int, len(fields))
+	frags := map[string]int{}
+	for _, f := range fields {
+		depths[f.Alias] = depth(ast.SelectionSet{f.Field}, frags)
+	}
+	slices.SortStableFunc(fields, func(a, b graphql.CollectedField) int {
+		return cmp.Compare(depths[b.Alias], depths[a.Alias])
+	})
+	return fields
+}
+
+// depth is how many levels of objects sel nests (0 for scalars only).
+// frags memoises the depth of each named fragment, so that fragments
+// spreading fragments cannot make the walk exponential.
+func depth(sel ast.SelectionSet, frags map[string]int) int {
+	d := 0
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) > 0 {
+				d = max(d, 1+depth(s.SelectionSet, frags))
+			}
+		case *ast.InlineFragment:
+			d = max(d, depth(s.SelectionSet, frags))
+		case *ast.FragmentSpread:
+			if s.Definition == nil {
+				continue
+			}
+			fd, ok := frags[s.Name]
+			if !ok {
+				fd = depth(s.Definition.SelectionSet, frags)
+				frags[s.Name] = fd
+			}
+			d = max(d, fd)
+		}
+	}
+	return d
 }
 
 // prefetch claims keys in l at once and, when their values have loaded,
