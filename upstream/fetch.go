@@ -2,13 +2,14 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
 	"sync"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // MaxIDs is the services' limit on one id list (?ids=, ?case_ids=, ...).
@@ -103,7 +104,7 @@ func (k *keyed) unmarshal(types *sync.Map, data []byte) error {
 		}}))
 	}
 	env := reflect.New(t.(reflect.Type))
-	if err := json.Unmarshal(data, env.Interface()); err != nil {
+	if err := gojson.Unmarshal(data, env.Interface()); err != nil {
 		return err
 	}
 	v := env.Elem().Field(0)

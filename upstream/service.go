@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 const (
@@ -178,7 +180,7 @@ func (s *Service) decode(ctx context.Context, method, rawURL string, resp *http.
 		if k, ok := out.(*keyed); ok {
 			err = k.unmarshal(s.types, buf.Bytes())
 		} else {
-			err = json.Unmarshal(buf.Bytes(), out)
+			err = gojson.Unmarshal(buf.Bytes(), out)
 		}
 	}
 	if err == nil && lr.N > 0 {
