@@ -7,6 +7,11 @@
 #   scripts/loadbench.sh [-latency 5ms] [load flags...]
 #   scripts/loadbench.sh -latency 5ms -c 1 -d 10s -runs 3
 #   scripts/loadbench.sh -c 32 -d 10s -runs 3
+#   scripts/loadbench.sh -latency 5ms -floor
+#
+# -floor measures the floor under the gateway's latency instead: the case
+# board's eight upstream calls, level by level through the loaders, with no
+# GraphQL and no gateway (BenchmarkCaseBoardCalls in loaders/).
 #
 # Extra environment for the gateway (GOGC, STACKER_LOADER_WAIT, ...) is
 # passed through as usual.
@@ -15,6 +20,8 @@ cd "$(dirname "$0")/.."
 
 latency=0ms
 if [ "${1:-}" = "-latency" ]; then latency=$2; shift 2; fi
+floor=false
+if [ "${1:-}" = "-floor" ]; then floor=true; shift; fi
 
 tmp=$(mktemp -d)
 pids=()
@@ -27,6 +34,13 @@ STACKER_DEMO_LATENCY=$latency "$tmp/stacker" demo >"$tmp/demo.env" 2>"$tmp/demo.
 pids+=($!)
 for _ in $(seq 100); do grep -q STACKER_DEMO_STATS_URL "$tmp/demo.env" && break; sleep 0.05; done
 stats_url=$(grep STACKER_DEMO_STATS_URL "$tmp/demo.env" | cut -d= -f2)
+
+if $floor; then
+  echo "demo latency $latency; the case board's upstream calls alone"
+  env $(grep '_URL=' "$tmp/demo.env" | grep -v STATS) \
+    go test -run '^$' -bench CaseBoardCalls -benchtime 300x -count "${FLOOR_COUNT:-3}" ./loaders
+  exit
+fi
 
 gw_port=${STACKER_BENCH_PORT:-18080}
 debug_port=${STACKER_BENCH_DEBUG_PORT:-16060}
