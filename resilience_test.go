@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -158,52 +158,32 @@ func TestClientDisconnectCancelsUpstreamCalls(t *testing.T) {
 	waitFor(t, "the cases call to be cancelled", func() bool { return e.Demo.InFlight("cases") == 0 })
 }
 
-// The bulkhead: with one slot per service and slow calls, excess requests
-// wait and then fail with UPSTREAM_OVERLOADED; the service never sees more
-// than one call at a time.
+// The bulkhead caps calls in flight per service. Two fields of one
+// operation need the slow cases service at once, and it has one slot: one
+// field takes it and times out with the operation; the other waits for the
+// slot until that same deadline and fails as UPSTREAM_OVERLOADED without a
+// call. The outcome is certain, not a race: the waiter sees the deadline as
+// soon as it passes, the holder gives the slot back only after its call has
+// noticed it too.
 func TestBulkhead(t *testing.T) {
-	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_MAX_IN_FLIGHT": "1", "STACKER_OPERATION_TIMEOUT": "500ms"})
-	e.Demo.SetLatency("cases", 200*time.Millisecond)
-	var mu sync.Mutex
+	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_MAX_IN_FLIGHT": "1", "STACKER_OPERATION_TIMEOUT": "300ms"})
+	e.Demo.SetLatency("cases", 5*time.Second)
+	errs := e.do(t, `{ a: cases(first: 1) { totalCount } b: cases(first: 2) { totalCount } }`, nil, nil)
 	codes := map[string]int{}
-	var peak int64
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if n := e.Demo.InFlight("cases"); n > peak {
-				peak = n
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-	}()
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Go(func() {
-			errs := e.do(t, `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": i + 1}, nil)
-			mu.Lock()
-			defer mu.Unlock()
-			if len(errs) == 0 {
-				codes["ok"]++
-				return
-			}
-			codes[errs[0].Extensions["code"].(string)]++
-		})
+	for _, err := range errs {
+		code, _ := err.Extensions["code"].(string)
+		codes[code]++
 	}
-	wg.Wait()
-	close(stop)
-	<-watched
-	if codes["UPSTREAM_OVERLOADED"] == 0 || codes["ok"] == 0 {
-		t.Errorf("outcomes %v, want some answered and some UPSTREAM_OVERLOADED", codes)
+	if want := map[string]int{"UPSTREAM_TIMEOUT": 1, "UPSTREAM_OVERLOADED": 1}; !maps.Equal(codes, want) {
+		t.Errorf("error codes %v, want %v", codes, want)
 	}
-	if peak > 1 {
-		t.Errorf("cases saw %d calls at once, want at most 1", peak)
+	if n := e.Demo.Requests("cases"); n != 1 {
+		t.Errorf("%d calls reached cases, want 1: the waiter must not call", n)
+	}
+	// The slot is free again.
+	e.Demo.SetLatency("cases", 0)
+	if errs := e.do(t, `{ cases(first: 1) { totalCount } }`, nil, nil); len(errs) != 0 {
+		t.Errorf("after the deadline: %v", errs)
 	}
 }
 
