@@ -35,14 +35,6 @@ import (
 	"github.com/stacker/stacker/playground"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
-	"github.com/stacker/stacker/upstream/appointments"
-	"github.com/stacker/stacker/upstream/cases"
-	"github.com/stacker/stacker/upstream/clinics"
-	"github.com/stacker/stacker/upstream/doctors"
-	"github.com/stacker/stacker/upstream/documents"
-	"github.com/stacker/stacker/upstream/insurers"
-	"github.com/stacker/stacker/upstream/patients"
-	"github.com/stacker/stacker/upstream/staff"
 )
 
 // serve runs the gateway until ctx ends, then shuts down gracefully.
@@ -83,7 +75,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		Logger:              log.With("component", "upstream"),
 	})
 	defer hc.CloseIdleConnections()
-	clients, err := newClients(urls, hc, func(service string) upstream.Policy {
+	clients, err := loaders.NewClients(urls, hc, func(service string) upstream.Policy {
 		return upstream.Policy{
 			AttemptTimeout:  cfg.ServiceTimeouts[service],
 			MaxInFlight:     inFlightCap(cfg.UpstreamMaxInFlight),
@@ -204,35 +196,6 @@ func retryRatio(r float64) float64 {
 		return -1
 	}
 	return r
-}
-
-func newClients(urls map[string]string, hc *http.Client, policy func(service string) upstream.Policy) (loaders.Clients, error) {
-	var c loaders.Clients
-	var errs []error
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	opt := func(s string) upstream.Option { return upstream.WithPolicy(policy(s)) }
-	var err error
-	c.Patients, err = patients.New(urls["patients"], hc, opt("patients"))
-	check(err)
-	c.Insurers, err = insurers.New(urls["insurers"], hc, opt("insurers"))
-	check(err)
-	c.Cases, err = cases.New(urls["cases"], hc, opt("cases"))
-	check(err)
-	c.Staff, err = staff.New(urls["staff"], hc, opt("staff"))
-	check(err)
-	c.Doctors, err = doctors.New(urls["doctors"], hc, opt("doctors"))
-	check(err)
-	c.Clinics, err = clinics.New(urls["clinics"], hc, opt("clinics"))
-	check(err)
-	c.Appointments, err = appointments.New(urls["appointments"], hc, opt("appointments"))
-	check(err)
-	c.Documents, err = documents.New(urls["documents"], hc, opt("documents"))
-	check(err)
-	return c, errors.Join(errs...)
 }
 
 // newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's

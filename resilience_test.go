@@ -194,7 +194,7 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	var logs syncBuffer
 	hc := upstream.NewHTTPClient(upstream.Options{})
 	defer hc.CloseIdleConnections()
-	clients, err := newClients(e.URLs, hc, func(string) upstream.Policy { return upstream.Policy{} })
+	clients, err := loaders.NewClients(e.URLs, hc, func(string) upstream.Policy { return upstream.Policy{} })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,22 +4,15 @@ import (
 	"context"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/upstream"
-	"github.com/stacker/stacker/upstream/appointments"
 	"github.com/stacker/stacker/upstream/cases"
-	"github.com/stacker/stacker/upstream/clinics"
-	"github.com/stacker/stacker/upstream/doctors"
-	"github.com/stacker/stacker/upstream/documents"
-	"github.com/stacker/stacker/upstream/insurers"
-	"github.com/stacker/stacker/upstream/patients"
-	"github.com/stacker/stacker/upstream/staff"
 )
 
 // BenchmarkCaseBoardCalls makes the case board's eight upstream calls
@@ -97,15 +90,13 @@ func ids[T any](items []T, key func(T) int) []int {
 // benchClients returns clients for the services named by STACKER_*_URL, or
 // for demo services started here with 5 ms of latency.
 func benchClients(b *testing.B) Clients {
-	urls := map[string]string{}
-	for _, name := range demo.ServiceNames() {
-		if u := os.Getenv("STACKER_" + strings.ToUpper(name) + "_URL"); u != "" {
-			urls[name] = u
-		}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		b.Fatal(err)
 	}
-	if len(urls) == 0 {
+	urls := cfg.ServiceURLs
+	if cfg.Embedded() {
 		svcs := demo.New(demo.NewStore(), demo.Options{Latency: 5 * time.Millisecond})
-		var err error
 		if urls, err = svcs.Start(context.Background(), "127.0.0.1"); err != nil {
 			b.Fatal(err)
 		}
@@ -113,30 +104,9 @@ func benchClients(b *testing.B) Clients {
 	}
 	hc := upstream.NewHTTPClient(upstream.Options{})
 	b.Cleanup(hc.CloseIdleConnections)
-	var c Clients
-	var errs []error
-	must := func(err error) { errs = append(errs, err) }
-	var err error
-	c.Patients, err = patients.New(urls["patients"], hc)
-	must(err)
-	c.Insurers, err = insurers.New(urls["insurers"], hc)
-	must(err)
-	c.Cases, err = cases.New(urls["cases"], hc)
-	must(err)
-	c.Staff, err = staff.New(urls["staff"], hc)
-	must(err)
-	c.Doctors, err = doctors.New(urls["doctors"], hc)
-	must(err)
-	c.Clinics, err = clinics.New(urls["clinics"], hc)
-	must(err)
-	c.Appointments, err = appointments.New(urls["appointments"], hc)
-	must(err)
-	c.Documents, err = documents.New(urls["documents"], hc)
-	must(err)
-	for _, err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
+	c, err := NewClients(urls, hc, func(string) upstream.Policy { return upstream.Policy{} })
+	if err != nil {
+		b.Fatal(err)
 	}
 	return c
 }

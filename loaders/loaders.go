@@ -9,6 +9,8 @@ package loaders
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -37,6 +39,38 @@ type Clients struct {
 	Clinics      *clinics.Client
 	Appointments *appointments.Client
 	Documents    *documents.Client
+}
+
+// NewClients builds the typed client of every service from its base URL in
+// urls (keyed by service name), all sharing hc, each with its own policy.
+// Every missing or malformed URL is reported, not only the first.
+func NewClients(urls map[string]string, hc *http.Client, policy func(service string) upstream.Policy) (Clients, error) {
+	var c Clients
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	opt := func(s string) upstream.Option { return upstream.WithPolicy(policy(s)) }
+	var err error
+	c.Patients, err = patients.New(urls["patients"], hc, opt("patients"))
+	check(err)
+	c.Insurers, err = insurers.New(urls["insurers"], hc, opt("insurers"))
+	check(err)
+	c.Cases, err = cases.New(urls["cases"], hc, opt("cases"))
+	check(err)
+	c.Staff, err = staff.New(urls["staff"], hc, opt("staff"))
+	check(err)
+	c.Doctors, err = doctors.New(urls["doctors"], hc, opt("doctors"))
+	check(err)
+	c.Clinics, err = clinics.New(urls["clinics"], hc, opt("clinics"))
+	check(err)
+	c.Appointments, err = appointments.New(urls["appointments"], hc, opt("appointments"))
+	check(err)
+	c.Documents, err = documents.New(urls["documents"], hc, opt("documents"))
+	check(err)
+	return c, errors.Join(errs...)
 }
 
 // Options tunes the loaders.
