@@ -275,19 +275,10 @@ func (l *Loader[V]) Prime(key int, v V) {
 // back to a batch window. then must not wait on public thunks (Load).
 //
 // then is always called exactly once (with no values when nothing loaded).
-//
-// Prefetch returns once the fetch is under way, not before: called from a
-// then, it keeps the caller (the level above) from releasing its values
-// until this level's request has started. Otherwise the hundreds of field
-// resolvers those values wake would queue ahead of the request, and the
-// next level, the one on the critical path, would leave up to a millisecond
-// late.
 func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V)) {
 	held := make(map[int]*pendingResult[V])
 	thunks, todo := l.cache.claim(keys, held)
-	started := make(chan struct{})
 	go func() {
-		close(started)
 		var results []*dataloader.Result[V]
 		defer func() {
 			l.cache.settle(todo, results)
@@ -322,5 +313,4 @@ func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V
 		defer func() { _ = recover() }()
 		then(vals)
 	}()
-	<-started
 }
