@@ -56,7 +56,7 @@ func (r *recorder) calls() [][]int {
 }
 
 func newTestLoader(r *recorder) *Loader[string] {
-	return newLoader("things", time.Millisecond, r.fetch, notFound[string]("things", "thing"))
+	return newLoader("things", Options{Wait: time.Millisecond}, r.fetch, notFound[string]("things", "thing"))
 }
 
 func TestLoadAll(t *testing.T) {

@@ -80,6 +80,11 @@ type Options struct {
 	// LoadAll, which dispatches at once, so Load finds its key cached. It only
 	// batches lookups nothing prefetched, so it is kept short.
 	Wait time.Duration
+	// Shared marks the loaders of a subscription event burst, which every
+	// subscriber on the replica resolves through: a level's values then
+	// reach those waiting subscribers first, rather than the level below
+	// being sent first (see Loader.Prefetch).
+	Shared bool
 }
 
 // DefaultWait is the batch window for lookups that were not prefetched: long
@@ -103,21 +108,20 @@ type Loaders struct {
 
 // New builds a fresh set of loaders for one operation.
 func New(c Clients, o Options) *Loaders {
-	w := o.Wait
-	if w <= 0 {
-		w = DefaultWait
+	if o.Wait <= 0 {
+		o.Wait = DefaultWait
 	}
 	return &Loaders{
-		Patients: newLoader("patients", w, patientsByID(c.Patients), notFound[*model.Patient]("patients", "patient")),
-		Insurers: newLoader("insurers", w, insurersByID(c.Insurers), notFound[*model.Insurer]("insurers", "insurer")),
-		Cases:    newLoader("cases", w, casesByID(c.Cases), notFound[*model.Case]("cases", "case")),
-		Staff:    newLoader("staff", w, staffByID(c.Staff), notFound[*model.StaffMember]("staff", "staff member")),
-		Doctors:  newLoader("doctors", w, doctorsByID(c.Doctors), notFound[*model.Doctor]("doctors", "doctor")),
-		Clinics:  newLoader("clinics", w, clinicsByID(c.Clinics), notFound[*model.Clinic]("clinics", "clinic")),
+		Patients: newLoader("patients", o, patientsByID(c.Patients), notFound[*model.Patient]("patients", "patient")),
+		Insurers: newLoader("insurers", o, insurersByID(c.Insurers), notFound[*model.Insurer]("insurers", "insurer")),
+		Cases:    newLoader("cases", o, casesByID(c.Cases), notFound[*model.Case]("cases", "case")),
+		Staff:    newLoader("staff", o, staffByID(c.Staff), notFound[*model.StaffMember]("staff", "staff member")),
+		Doctors:  newLoader("doctors", o, doctorsByID(c.Doctors), notFound[*model.Doctor]("doctors", "doctor")),
+		Clinics:  newLoader("clinics", o, clinicsByID(c.Clinics), notFound[*model.Clinic]("clinics", "clinic")),
 
-		CasesByPatient:     newLoader("cases", w, casesByPatient(c.Cases), none[*model.Case]),
-		AppointmentsByCase: newLoader("appointments", w, appointmentsByCase(c.Appointments), none[*model.Appointment]),
-		DocumentsByCase:    newLoader("documents", w, documentsByCase(c.Documents), none[*model.Document]),
+		CasesByPatient:     newLoader("cases", o, casesByPatient(c.Cases), none[*model.Case]),
+		AppointmentsByCase: newLoader("appointments", o, appointmentsByCase(c.Appointments), none[*model.Appointment]),
+		DocumentsByCase:    newLoader("documents", o, documentsByCase(c.Documents), none[*model.Document]),
 	}
 }
 

@@ -51,7 +51,11 @@ func New(d Deps) *Resolver {
 	}
 	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
 	if d.Events != nil {
-		r.live = newLive(d.Events, func() *loaders.Loaders { return loaders.New(d.Clients, d.Loaders) }, d.Live, log.With("component", "subscriptions"))
+		r.live = newLive(d.Events, func() *loaders.Loaders {
+			o := d.Loaders
+			o.Shared = true
+			return loaders.New(d.Clients, o)
+		}, d.Live, log.With("component", "subscriptions"))
 	}
 	return r
 }
