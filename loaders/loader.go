@@ -288,9 +288,14 @@ func (l *Loader[V]) Prime(key int, v V) {
 func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V)) {
 	held := make(map[int]*pendingResult[V])
 	thunks, todo := l.cache.claim(keys, held)
-	started := make(chan struct{})
+	var started chan struct{} // closed once the fetch is under way, when the caller waits for that
+	if len(todo) > 0 && !l.shared {
+		started = make(chan struct{})
+	}
 	go func() {
-		close(started)
+		if started != nil {
+			close(started)
+		}
 		var results []*dataloader.Result[V]
 		defer func() {
 			l.cache.settle(todo, results)
@@ -325,7 +330,7 @@ func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V
 		defer func() { _ = recover() }()
 		then(vals)
 	}()
-	if len(todo) > 0 && !l.shared {
+	if started != nil {
 		<-started
 	}
 }
