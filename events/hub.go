@@ -42,17 +42,19 @@ func NewHub(logger *slog.Logger, bufferSize int) *Hub {
 }
 
 // Subscribe adds a subscriber until ctx ends, it is dropped, or the Hub
-// closes. It returns ctx.Err() if ctx has already ended and ErrClosed after
-// Close.
+// closes. It returns ErrClosed after Close, and otherwise ctx.Err() if ctx
+// has already ended. The adapters' Subscribe is this: their Close closes
+// the Hub.
 func (h *Hub) Subscribe(ctx context.Context) (Subscription, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	s := &subscription{ch: make(chan Event, h.bufferSize)}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		h.mu.Unlock()
+		return nil, err
 	}
 	h.subs[s] = struct{}{}
 	// AfterFunc runs only once ctx ends, so a waiting subscriber costs no

@@ -65,9 +65,6 @@ func (b *Bus) PublishRaw(ctx context.Context, payload []byte) error {
 // Subscribe returns a subscription that lasts until ctx ends, the subscriber
 // falls behind by more than the buffer, or the Bus closes.
 func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
-	if b.closed.Load() {
-		return nil, events.ErrClosed
-	}
 	return b.hub.Subscribe(ctx)
 }
 

@@ -184,9 +184,6 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 // Subscribe returns a subscription that lasts until ctx ends, the subscriber
 // falls behind by more than the buffer, or the Bus closes.
 func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
-	if b.closed.Load() {
-		return nil, events.ErrClosed
-	}
 	return b.hub.Subscribe(ctx)
 }
 
