@@ -195,7 +195,7 @@ func TestTrustedDocuments(t *testing.T) {
 }
 
 func TestProductionHidesTheSchema(t *testing.T) {
-	e := startStacker(t, map[string]string{"STACKER_ENV": "production"})
+	e := startStacker(t, map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off"})
 	_, body, _ := post(t, e.URL, map[string]any{"query": "{ __schema { types { name } } }"}, nil)
 	if body["errors"] == nil {
 		t.Errorf("introspection answered in production: %.200v", body)

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,6 +105,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	defer closeAPQ()
 	var trusted *graphqlhttp.TrustedDocuments
+	if cfg.TrustedDocumentsOff && cfg.Env == "production" {
+		log.Warn("STACKER_TRUSTED_DOCUMENTS=off: this production gateway runs any operation a client sends; " +
+			"register the front end's operations in a trusted documents manifest instead")
+	}
 	if cfg.TrustedDocuments != "" {
 		trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.TrustedDocuments, cfg.Env == "production", log.With("component", "trusted-documents"))
 		if err != nil {
@@ -116,9 +121,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.CORSOrigins}, log),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.CORSOrigins}, log), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		// A GET carries its operation in the request line, which the
+		// body limit bounds (the transport answers 414 past it).
+		MaxHeaderBytes: cfg.MaxBodyBytes + 64<<10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	servers := []*http.Server{srv}
@@ -207,9 +215,11 @@ func retryRatio(r float64) float64 {
 func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
-	// Subscriptions: graphql-transport-ws (and the legacy graphql-ws) over
-	// WebSocket, and GraphQL over Server-Sent Events; everything else is
-	// plain GraphQL over HTTP.
+	// GraphQL over HTTP first: it claims every request but WebSocket
+	// upgrades and Server-Sent Events, which go to the subscription
+	// transports: graphql-transport-ws (and the legacy graphql-ws) over
+	// WebSocket, and GraphQL over Server-Sent Events.
+	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Websocket{
 		Implementation: noticedWebsockets{transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)}}},
@@ -219,27 +229,31 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           10 * time.Second,
 	})
-	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
+	srv.SetValidationRulesFn(graphqlhttp.ValidationRules(cfg.FieldSuggestions))
 	if trusted != nil {
 		srv.Use(trusted)
 	}
 	if apq != nil {
-		srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+		srv.Use(&graphqlhttp.APQ{Cache: apq, MaxEntryBytes: cfg.APQMaxEntryBytes})
 	}
 	srv.Use(&graphqlhttp.Limits{
 		MaxTokens: cfg.MaxTokens, MaxDepth: cfg.MaxDepth, MaxAliases: cfg.MaxAliases,
 		MaxRootFields: cfg.MaxRootFields, MaxDirectives: cfg.MaxDirectives, MaxCost: cfg.MaxCost,
+		MaxFields: cfg.MaxFields, MaxRepeats: cfg.MaxFieldRepeats,
 		Cost: resolvers.CostModel(), Schema: es.Schema(),
 	})
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(graphqlhttp.NoIntrospection{})
 	}
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)
+	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
 }
@@ -319,9 +333,9 @@ func originHosts(origins []string) []string {
 // otherwise.
 func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (graphql.Cache[string], func(), error) {
 	if cfg.RedisURL == "" {
-		return graphqlhttp.NewMemoryAPQCache(10000), func() {}, nil
+		return graphqlhttp.NewMemoryAPQCache(cfg.APQMaxBytes), func() {}, nil
 	}
-	c, err := graphqlhttp.NewRedisAPQCache(cfg.RedisURL, log.With("component", "apq"))
+	c, err := graphqlhttp.NewRedisAPQCache(cfg.RedisURL, cfg.APQMaxBytes, log.With("component", "apq"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration: STACKER_REDIS_URL: %w", err)
 	}
@@ -348,6 +362,34 @@ func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Hand
 		io.WriteString(w, `{"status":"ok"}`)
 	})
 	return withRequestID(withAccessLog(mux, log))
+}
+
+// withDeadlines bounds the time a request may hold its connection: its
+// headers and body must arrive within ReadTimeout (a client that sends one
+// byte of body and stalls is cut off), and its answer must be written
+// within WriteTimeout of the operation's deadline (a client that never reads
+// a large answer does not pin it in memory). WebSockets and Server-Sent
+// Events live as long as their subscriptions and get neither; their
+// connection may have served a plain request before, so any deadline left
+// from it is cleared.
+func withDeadlines(next http.Handler, cfg config.Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if streaming(r) {
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
+		} else {
+			now := time.Now()
+			_ = rc.SetReadDeadline(now.Add(cfg.ReadTimeout))
+			_ = rc.SetWriteDeadline(now.Add(cfg.ReadTimeout + cfg.OperationTimeout + cfg.WriteTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// streaming reports whether a request opens a subscription stream.
+func streaming(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // noSniff keeps browsers from reading an answer as anything but what its

@@ -64,8 +64,11 @@ type Config struct {
 	// replicas (STACKER_REDIS_URL).
 	RedisURL string
 	// TrustedDocuments is a manifest of the only operations allowed to run
-	// (STACKER_TRUSTED_DOCUMENTS).
-	TrustedDocuments string
+	// (STACKER_TRUSTED_DOCUMENTS). Production requires one; "off" runs any
+	// operation, which production allows only when said explicitly
+	// (TrustedDocumentsOff).
+	TrustedDocuments    string
+	TrustedDocumentsOff bool
 	// Introspection and FieldSuggestions (STACKER_INTROSPECTION,
 	// STACKER_FIELD_SUGGESTIONS) default to on, off in production.
 	Introspection    bool
@@ -82,6 +85,26 @@ type Config struct {
 	MaxDirectives int
 	MaxCost       int
 	BatchMax      int
+	// MaxFields caps the fields of a document with fragments expanded, and
+	// MaxFieldRepeats the selections answering under one response name
+	// (STACKER_MAX_FIELDS, STACKER_MAX_FIELD_REPEATS): together they bound
+	// validation's work. MaxErrors caps the errors of one response
+	// (STACKER_MAX_ERRORS).
+	MaxFields       int
+	MaxFieldRepeats int
+	MaxErrors       int
+	// APQMaxBytes bounds the documents the persisted-query cache holds (in
+	// memory; in Redis, what the replicas may write per day), and
+	// APQMaxEntryBytes the largest one it stores (STACKER_APQ_MAX_BYTES,
+	// STACKER_APQ_MAX_ENTRY_BYTES).
+	APQMaxBytes      int
+	APQMaxEntryBytes int
+	// ReadTimeout is how long a request's headers and body may take to
+	// arrive; WriteTimeout how long its answer may take to be written once
+	// the operation has had its OperationTimeout (STACKER_READ_TIMEOUT,
+	// STACKER_WRITE_TIMEOUT). Subscriptions are exempt from the second.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
 	// CORSOrigins may call the API from a browser (STACKER_CORS_ORIGINS,
 	// comma-separated; "*" for any, development only).
 	CORSOrigins []string
@@ -134,6 +157,13 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxRootFields:                 20,
 		MaxDirectives:                 5,
 		MaxCost:                       10000,
+		MaxFields:                     2000,
+		MaxFieldRepeats:               30,
+		MaxErrors:                     100,
+		APQMaxBytes:                   64 << 20,
+		APQMaxEntryBytes:              64 << 10,
+		ReadTimeout:                   15 * time.Second,
+		WriteTimeout:                  10 * time.Second,
 		EventsURL:                     "memory://",
 		MaxSubscriptions:              10000,
 		MaxSubscriptionsPerConnection: 100,
@@ -172,6 +202,8 @@ func Load(getenv func(string) string) (Config, error) {
 	duration("STACKER_UPSTREAM_TIMEOUT", &c.UpstreamAttemptTimeout, false)
 	duration("STACKER_LOADER_WAIT", &c.LoaderWait, false)
 	duration("STACKER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, false)
+	duration("STACKER_READ_TIMEOUT", &c.ReadTimeout, false)
+	duration("STACKER_WRITE_TIMEOUT", &c.WriteTimeout, false)
 	integer("STACKER_UPSTREAM_RETRIES", &c.UpstreamRetries, 0, 10)
 	integer("STACKER_UPSTREAM_MAX_IDLE_CONNS", &c.UpstreamMaxIdleConns, 1, 100000)
 	integer("STACKER_QUERY_CACHE_SIZE", &c.QueryCacheSize, 1, 1000000)
@@ -198,12 +230,19 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.RedisURL = getenv("STACKER_REDIS_URL")
 	c.TrustedDocuments = getenv("STACKER_TRUSTED_DOCUMENTS")
+	if c.TrustedDocuments == "off" {
+		c.TrustedDocuments, c.TrustedDocumentsOff = "", true
+	}
 	switch v := getenv("STACKER_ENV"); v {
 	case "", "development":
 	case "production":
 		c.Env = v
 	default:
 		errs = append(errs, fmt.Errorf("STACKER_ENV: %q is not development or production", v))
+	}
+	if c.Env == "production" && c.TrustedDocuments == "" && !c.TrustedDocumentsOff {
+		errs = append(errs, errors.New("STACKER_TRUSTED_DOCUMENTS: production runs only the operations of a trusted documents manifest; "+
+			"name the manifest, or set it to off to run any operation (not recommended: patient data behind an open query language)"))
 	}
 	c.Introspection, c.FieldSuggestions = c.Env != "production", c.Env != "production"
 	boolean := func(name string, dst *bool) {
@@ -227,6 +266,11 @@ func Load(getenv func(string) string) (Config, error) {
 	integer("STACKER_MAX_DIRECTIVES", &c.MaxDirectives, 1, 1000)
 	integer("STACKER_MAX_COST", &c.MaxCost, 1, 1<<40)
 	integer("STACKER_BATCH_MAX", &c.BatchMax, 0, 1000)
+	integer("STACKER_MAX_FIELDS", &c.MaxFields, 1, 1000000)
+	integer("STACKER_MAX_FIELD_REPEATS", &c.MaxFieldRepeats, 1, 100000)
+	integer("STACKER_MAX_ERRORS", &c.MaxErrors, 1, 100000)
+	integer("STACKER_APQ_MAX_BYTES", &c.APQMaxBytes, 1024, 1<<40)
+	integer("STACKER_APQ_MAX_ENTRY_BYTES", &c.APQMaxEntryBytes, 64, 1<<30)
 	integer("STACKER_MAX_SUBSCRIPTIONS", &c.MaxSubscriptions, 1, 10000000)
 	integer("STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION", &c.MaxSubscriptionsPerConnection, 1, 100000)
 	if v := getenv("STACKER_EVENTS_URL"); v != "" {

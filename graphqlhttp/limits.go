@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -23,13 +24,19 @@ const (
 	CodeTooManyRootFields = "TOO_MANY_ROOT_FIELDS"
 	CodeTooManyDirectives = "TOO_MANY_DIRECTIVES"
 	CodeQueryTooComplex   = "QUERY_TOO_COMPLEX"
+	CodeTooManyFields     = "TOO_MANY_FIELDS"
+	CodeFieldRepeated     = "FIELD_REPEATED"
+	CodeCancelled         = "REQUEST_CANCELLED"
 )
 
 // Limits refuses abusive documents before they cost anything: it runs
-// before gqlgen parses and validates (validation of overlapping fields is
-// quadratic in the number of aliases, so 10,000 aliases must never reach
-// it) and before any resolver. The zero value of a limit means its default;
-// a negative one turns it off.
+// before gqlgen parses and validates and before any resolver. Validation's
+// overlapping-fields rule compares every pair of fields that answer under
+// the same response name, so its work is the sum, over the merged response
+// paths, of the square of the fields at each: MaxFields bounds the fields
+// and MaxRepeats the fields at one path, which keeps validation linear in
+// the document with a small factor (see BenchmarkValidateWorstCase). The
+// zero value of a limit means its default; a negative one turns it off.
 type Limits struct {
 	MaxTokens     int // lexer tokens (default 15,000)
 	MaxDepth      int // nesting of selection sets, fragments expanded (default 15)
@@ -37,6 +44,12 @@ type Limits struct {
 	MaxRootFields int // fields of the operation's root selection (default 20)
 	MaxDirectives int // directives on one field, fragment or operation (default 5)
 	MaxCost       int // estimated cost, see Cost (default 10,000)
+	// MaxFields caps the field selections of the document with fragments
+	// expanded, as execution would collect them (default 2,000).
+	MaxFields int
+	// MaxRepeats caps the selections that answer at one response path, such
+	// as `id` asked for by several fragments (default 30).
+	MaxRepeats int
 	// Cost weighs fields; nil charges 1 for every object or list field.
 	Cost *CostModel
 	// Schema gives field types to the cost estimate.
@@ -83,6 +96,8 @@ func (l *Limits) Validate(graphql.ExecutableSchema) error {
 	set(&l.MaxRootFields, 20)
 	set(&l.MaxDirectives, 5)
 	set(&l.MaxCost, 10000)
+	set(&l.MaxFields, 2000)
+	set(&l.MaxRepeats, 30)
 	if l.Cost == nil {
 		l.Cost = &CostModel{}
 	}
@@ -104,6 +119,11 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 
 // MutateOperationParameters checks the document before gqlgen sees it.
 func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if ctx.Err() != nil {
+		// The client has gone or the deadline has passed: parsing and
+		// validating what it sent would be work for nobody.
+		return limitError(CodeCancelled, "the request was cancelled or ran out of time before it was validated")
+	}
 	if p.Query == "" {
 		return nil // a persisted query hash not resolved yet is checked after
 	}
@@ -122,16 +142,42 @@ func (l *Limits) MutateOperationParameters(ctx context.Context, p *graphql.RawPa
 		}
 		l.docs.Add(ctx, p.Query, doc)
 	}
-	op := operationFor(doc, p.OperationName)
-	if op == nil || l.MaxCost < 0 {
+	op, e := selectOperation(doc, p.OperationName)
+	if e != nil || op == nil {
+		return e
+	}
+	if l.Schema != nil {
+		if e := coerceVariables(l.Schema, op, p.Variables); e != nil {
+			return e
+		}
+	}
+	if l.MaxCost < 0 {
 		return nil
 	}
-	c := &costWalk{l: l, vars: p.Variables, frags: newFragments(doc)}
+	c := &costWalk{l: l, op: op, vars: p.Variables, frags: newFragments(doc)}
 	root := l.rootType(op.Operation)
 	if cost := c.selection(op.SelectionSet, root); cost > l.MaxCost {
 		return limitError(CodeQueryTooComplex, "the operation's estimated cost %d exceeds the limit of %d; ask for fewer items (first) or fewer nested lists", cost, l.MaxCost)
 	}
 	return nil
+}
+
+// selectOperation picks the operation to run, with a clear error when the
+// request does not say which; a document without operations is left to
+// gqlgen, which reports it.
+func selectOperation(doc *ast.QueryDocument, name string) (*ast.OperationDefinition, *gqlerror.Error) {
+	switch {
+	case len(doc.Operations) == 0:
+		return nil, nil
+	case name == "" && len(doc.Operations) == 1:
+		return doc.Operations[0], nil
+	case name == "":
+		return nil, limitError(CodeBadRequest, "the document has %d operations; operationName must say which one to run", len(doc.Operations))
+	}
+	if op := doc.Operations.ForName(name); op != nil {
+		return op, nil
+	}
+	return nil, limitError(CodeBadRequest, "the document has no operation named %q", clip(name))
 }
 
 func positive(n int) int {
@@ -143,13 +189,6 @@ func positive(n int) int {
 
 func isTokenLimit(e *gqlerror.Error) bool {
 	return strings.Contains(e.Message, "token limit")
-}
-
-func operationFor(doc *ast.QueryDocument, name string) *ast.OperationDefinition {
-	if name == "" && len(doc.Operations) == 1 {
-		return doc.Operations[0]
-	}
-	return doc.Operations.ForName(name)
 }
 
 func (l *Limits) rootType(op ast.Operation) *ast.Definition {
@@ -200,6 +239,25 @@ func (l *Limits) checkStructure(doc *ast.QueryDocument) *gqlerror.Error {
 	if l.MaxDirectives >= 0 && directives > l.MaxDirectives {
 		return limitError(CodeTooManyDirectives, "a selection carries %d directives; at most %d are allowed", directives, l.MaxDirectives)
 	}
+	if l.MaxFields >= 0 || l.MaxRepeats >= 0 {
+		w := &fieldWalk{l: l, doc: doc, used: map[string]bool{}}
+		for _, op := range doc.Operations {
+			if e := w.walk(op.Name, 0, []ast.SelectionSet{op.SelectionSet}); e != nil {
+				return e
+			}
+		}
+		// Validation also compares the fields of each fragment on its own;
+		// for a fragment the operations spread, that is work the walk above
+		// has bounded. An unused fragment is invalid anyway: refusing it here
+		// keeps it from being validated unbounded.
+		for _, f := range doc.Fragments {
+			if !w.used[f.Name] {
+				e := limitError(errcode.ValidationFailed, "Fragment %q is never used.", clip(f.Name))
+				e.Locations = []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}}
+				return e
+			}
+		}
+	}
 	d := &depthWalk{doc: doc, frags: newFragments(doc)}
 	for _, op := range doc.Operations {
 		if l.MaxRootFields >= 0 {
@@ -210,6 +268,93 @@ func (l *Limits) checkStructure(doc *ast.QueryDocument) *gqlerror.Error {
 		if l.MaxDepth >= 0 {
 			if depth := d.depth(op.SelectionSet); depth > l.MaxDepth {
 				return limitError(CodeQueryTooDeep, "the operation is %d levels deep; at most %d are allowed", depth, l.MaxDepth)
+			}
+		}
+	}
+	return nil
+}
+
+// fieldWalk counts fields the way execution collects them: a selection
+// set's fields, its inline fragments and the fragments it spreads (each
+// once) merge into one set, and the fields that share a response name form a
+// group whose own selection sets merge in turn. Every pair of fields in a
+// group is what validation's overlapping-fields rule compares.
+type fieldWalk struct {
+	l      *Limits
+	doc    *ast.QueryDocument
+	fields int
+	used   map[string]bool // fragments spread
+}
+
+// maxWalkDepth stops the walk in a fragment that spreads itself below one of
+// its own fields (invalid, reported by validation later).
+const maxWalkDepth = 64
+
+func (w *fieldWalk) walk(path string, depth int, sets []ast.SelectionSet) *gqlerror.Error {
+	if depth > maxWalkDepth {
+		return nil
+	}
+	groups := map[string][]*ast.Field{}
+	var order []string
+	visited := map[string]bool{}
+	var collect func(ast.SelectionSet) *gqlerror.Error
+	collect = func(set ast.SelectionSet) *gqlerror.Error {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if w.fields++; w.l.MaxFields >= 0 && w.fields > w.l.MaxFields {
+					return limitError(CodeTooManyFields, "the document selects more than %d fields, fragments expanded", w.l.MaxFields)
+				}
+				name := s.Alias
+				if name == "" {
+					name = s.Name
+				}
+				if _, ok := groups[name]; !ok {
+					order = append(order, name)
+				}
+				groups[name] = append(groups[name], s)
+			case *ast.InlineFragment:
+				if e := collect(s.SelectionSet); e != nil {
+					return e
+				}
+			case *ast.FragmentSpread:
+				if visited[s.Name] {
+					continue
+				}
+				visited[s.Name] = true
+				w.used[s.Name] = true
+				if f := w.doc.Fragments.ForName(s.Name); f != nil {
+					if e := collect(f.SelectionSet); e != nil {
+						return e
+					}
+				}
+			}
+		}
+		return nil
+	}
+	for _, set := range sets {
+		if e := collect(set); e != nil {
+			return e
+		}
+	}
+	for _, name := range order {
+		group := groups[name]
+		at := name
+		if path != "" {
+			at = path + "." + name
+		}
+		if w.l.MaxRepeats >= 0 && len(group) > w.l.MaxRepeats {
+			return limitError(CodeFieldRepeated, "%d selections answer at %s; at most %d may share one response name", len(group), clip(at), w.l.MaxRepeats)
+		}
+		var subs []ast.SelectionSet
+		for _, f := range group {
+			if len(f.SelectionSet) > 0 {
+				subs = append(subs, f.SelectionSet)
+			}
+		}
+		if len(subs) > 0 {
+			if e := w.walk(at, depth+1, subs); e != nil {
+				return e
 			}
 		}
 	}
@@ -295,6 +440,7 @@ func (d *depthWalk) rootFields(set ast.SelectionSet, seen map[string]bool) int {
 // costWalk estimates cost with the variables of this request.
 type costWalk struct {
 	l     *Limits
+	op    *ast.OperationDefinition
 	vars  map[string]any
 	frags *fragments // fragment name -> cost of one instance
 }
@@ -397,7 +543,9 @@ func (c *costWalk) listSize(f *ast.Field, def *ast.FieldDefinition, coord string
 	return size, nil
 }
 
-// intArg reads an integer argument given literally or by variable.
+// intArg reads an integer argument given literally or by variable, with
+// the variable's default when the request does not send it, as the
+// resolver will see it.
 func (c *costWalk) intArg(f *ast.Field, name string) (int, bool) {
 	a := f.Arguments.ForName(name)
 	if a == nil || a.Value == nil {
@@ -405,26 +553,37 @@ func (c *costWalk) intArg(f *ast.Field, name string) (int, bool) {
 	}
 	v := a.Value
 	if v.Kind == ast.Variable {
-		raw, ok := c.vars[v.Raw]
-		if !ok {
+		raw, sent := c.vars[v.Raw]
+		if sent {
+			return intValue(raw)
+		}
+		if c.op == nil {
 			return 0, false
 		}
-		switch n := raw.(type) {
-		case json.Number:
-			i, err := strconv.Atoi(string(n))
-			return i, err == nil
-		case float64:
-			return int(n), true
-		case int:
-			return n, true
-		case int64:
-			return int(n), true
+		def := c.op.VariableDefinitions.ForName(v.Raw)
+		if def == nil || def.DefaultValue == nil {
+			return 0, false
 		}
-		return 0, false
+		v = def.DefaultValue
 	}
 	if v.Kind == ast.IntValue {
 		i, err := strconv.Atoi(v.Raw)
 		return i, err == nil
+	}
+	return 0, false
+}
+
+func intValue(raw any) (int, bool) {
+	switch n := raw.(type) {
+	case json.Number:
+		i, err := strconv.Atoi(string(n))
+		return i, err == nil
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
 	}
 	return 0, false
 }

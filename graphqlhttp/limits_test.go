@@ -122,6 +122,16 @@ func TestHostileDocuments(t *testing.T) {
 		{"fragment cycle does not loop", `{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }`, ""},
 		{"syntax errors are left to gqlgen", `{ tags {`, ""},
 		{"fine", `{ items(first: 10) { nodes { owner { name } } } }`, ""},
+		// Validation compares every pair of selections that merge at one
+		// path: these bound the pairs before it runs.
+		{"14,000 repeats of one field", `{ items(first: 1) { nodes { ` + strings.Repeat("__typename ", 14000) + `} } }`, CodeTooManyFields},
+		{"31 repeats of one field", `{ tags { ` + strings.Repeat("name ", 31) + `} }`, CodeFieldRepeated},
+		{"30 repeats of one field", `{ tags { ` + strings.Repeat("name ", 30) + `} }`, ""},
+		{"repeats merged across parents", `{ ` + strings.Repeat("tags { name name name name } ", 8) + ` }`, CodeFieldRepeated},
+		{"repeats merged through fragments", `{ tags { ...A ...B } } fragment A on Tag { ` + strings.Repeat("name ", 16) + `} fragment B on Tag { ` + strings.Repeat("name ", 16) + `}`, CodeFieldRepeated},
+		{"one fragment spread twice counts once", `{ tags { ...A ...A } } fragment A on Tag { ` + strings.Repeat("name ", 20) + `}`, ""},
+		{"unused fragment", `{ tags { name } } fragment Unused on Tag { ` + strings.Repeat("name ", 5000) + `}`, "GRAPHQL_VALIDATION_FAILED"},
+		{"fragment spreading itself below a field", `{ items { nodes { ...R } } } fragment R on Item { parts { name } owner { name } ...R }`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,5 +147,77 @@ func TestLimitsOff(t *testing.T) {
 	l := newLimits(t, Limits{MaxAliases: -1, MaxDepth: -1, MaxCost: -1})
 	if got := check(l, `{ a: tags { name } b: tags { name } }`, nil); got != "" {
 		t.Errorf("aliases with the limit off: %s", got)
+	}
+}
+
+// The cost reads the value a resolver will get: a variable the request does
+// not send has its default.
+func TestCostUsesVariableDefaults(t *testing.T) {
+	l := newLimits(t, Limits{MaxCost: 1000})
+	q := `query Q($n: Int = 5000) { items(first: $n) { nodes { owner { name } } } }`
+	tests := []struct {
+		name     string
+		vars     map[string]any
+		wantCode string
+	}{
+		{"default", nil, CodeQueryTooComplex},
+		{"sent", map[string]any{"n": json.Number("5000")}, CodeQueryTooComplex},
+		{"sent small", map[string]any{"n": json.Number("5")}, ""},
+		{"null: the resolver's own default", map[string]any{"n": nil}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := check(l, q, tc.vars); !strings.HasPrefix(got, tc.wantCode) || (tc.wantCode == "") != (got == "") {
+				t.Errorf("got %q, want code %q", got, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestOperationSelection(t *testing.T) {
+	l := newLimits(t, Limits{})
+	doc := `query A { tags { name } } query B { tags { name } }`
+	tests := []struct{ name, opName, want string }{
+		{"no name, two operations", "", CodeBadRequest + ": the document has 2 operations; operationName must say which one to run"},
+		{"unknown name", "C", CodeBadRequest + `: the document has no operation named "C"`},
+		{"unknown long name is clipped", strings.Repeat("x", 10000), CodeBadRequest + `: the document has no operation named "` + strings.Repeat("x", 64) + `…"`},
+		{"named", "B", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := l.MutateOperationParameters(context.Background(), &graphql.RawParams{Query: doc, OperationName: tc.opName})
+			got := ""
+			if err != nil {
+				got = err.Extensions["code"].(string) + ": " + err.Message
+			}
+			if got != tc.want {
+				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// A client that has gone, or a request past its deadline, is not validated.
+func TestLimitsStopWhenTheClientHasGone(t *testing.T) {
+	l := newLimits(t, Limits{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := l.MutateOperationParameters(ctx, &graphql.RawParams{Query: `{ tags { name } }`})
+	if err == nil || err.Extensions["code"] != CodeCancelled {
+		t.Fatalf("got %v, want %s", err, CodeCancelled)
+	}
+}
+
+// Fields count as execution would collect them: a fragment counts wherever
+// it is spread.
+func TestMaxFieldsExpandsFragments(t *testing.T) {
+	l := newLimits(t, Limits{MaxFields: 20})
+	frag := ` fragment A on Item { id name owner { name } parts { name } }` // 6 fields
+	if got := check(l, `{ items { nodes { ...A } } }`+frag, nil); got != "" {
+		t.Errorf("one spread: %s", got)
+	}
+	got := check(l, `{ items { nodes { ...A } edges { node { ...A } } } item(id: 1) { ...A } }`+frag, nil)
+	if !strings.HasPrefix(got, CodeTooManyFields) {
+		t.Errorf("three spreads: got %q, want %s", got, CodeTooManyFields)
 	}
 }

@@ -73,9 +73,30 @@ func New(o Options) *Transport {
 }
 
 // Supports claims everything but WebSocket upgrades and Server-Sent Events
-// requests, which the subscription transports serve.
+// requests (as gqlgen's SSE transport accepts them), which the subscription
+// transports serve: a request no transport claims would get gqlgen's bare
+// "transport not supported" in text/plain.
 func (t *Transport) Supports(r *http.Request) bool {
-	return r.Header.Get("Upgrade") == "" && !strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return !webSocketUpgrade(r) && !serverSentEvents(r)
+}
+
+func webSocketUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func serverSentEvents(r *http.Request) bool {
+	if r.Method != http.MethodPost || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == mediaJSON
 }
 
 // Do serves one request.
@@ -139,6 +160,13 @@ func negotiate(accept []string) (string, bool) {
 }
 
 func (t *Transport) get(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string) {
+	if int64(len(r.URL.RawQuery)) > t.opts.MaxBodyBytes {
+		// The same bound as a POST body: the operation is the same size
+		// whichever way it travels.
+		t.fail(w, media, http.StatusRequestURITooLong, CodeRequestTooLarge,
+			fmt.Sprintf("the query string exceeds %d bytes; send large operations with POST", t.opts.MaxBodyBytes))
+		return
+	}
 	q := r.URL.Query()
 	params := &graphql.RawParams{
 		Query:         q.Get("query"),
@@ -393,6 +421,12 @@ func (t *Transport) batch(w http.ResponseWriter, r *http.Request, exec graphql.G
 	for i, item := range items {
 		if i > 0 {
 			out.WriteByte(',')
+		}
+		if r.Context().Err() != nil {
+			// The client has gone or the deadline passed: the rest of the
+			// batch runs for nobody.
+			writeResponse(out, errorResponse(CodeCancelled, "the request was cancelled or ran out of time before this operation ran"))
+			continue
 		}
 		params, err := decodeParams(item)
 		if err != nil {
