@@ -127,7 +127,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		// A GET carries its operation in the request line, which the
 		// body limit bounds (the transport answers 414 past it).
 		MaxHeaderBytes: cfg.MaxBodyBytes + 64<<10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
