@@ -217,13 +217,8 @@ func (t *Transport) post(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return
 	}
 
-	buf := t.bufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			t.bufs.Put(buf)
-		}
-	}()
+	buf := t.getBuf()
+	defer t.putBuf(buf)
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, t.opts.MaxBodyBytes)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -414,9 +409,8 @@ func (t *Transport) batch(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.fail(w, media, http.StatusBadRequest, CodeBatchTooLarge, fmt.Sprintf("a batch holds 1 to %d operations, got %d", t.opts.MaxBatch, len(items)))
 		return
 	}
-	out := t.bufs.Get().(*bytes.Buffer)
-	defer t.bufs.Put(out)
-	out.Reset()
+	out := t.getBuf()
+	defer t.putBuf(out)
 	out.WriteByte('[')
 	for i, item := range items {
 		if i > 0 {
@@ -453,15 +447,28 @@ func (t *Transport) fail(w http.ResponseWriter, media string, status int, code, 
 }
 
 func (t *Transport) write(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
-	buf := t.bufs.Get().(*bytes.Buffer)
-	defer t.bufs.Put(buf)
-	buf.Reset()
+	buf := t.getBuf()
+	defer t.putBuf(buf)
 	writeResponse(buf, resp)
 	h := w.Header()
 	h.Set("Content-Type", media+"; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+func (t *Transport) getBuf() *bytes.Buffer {
+	buf := t.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+// putBuf keeps small buffers for reuse; a large answer's buffer is left to
+// the garbage collector, or the pool would pin megabytes between requests.
+func (t *Transport) putBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		t.bufs.Put(buf)
+	}
 }
 
 // writeResponse writes resp as JSON. The data is already JSON (gqlgen
