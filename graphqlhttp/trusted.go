@@ -91,7 +91,7 @@ func (t *TrustedDocuments) MutateOperationParameters(ctx context.Context, p *gra
 	if id := persistedHash(p.Extensions); id != "" && p.Query == "" {
 		doc, ok := t.docs[id]
 		if !ok {
-			return t.refuse("no trusted document has the id %q", id)
+			return t.refuse("no trusted document has the id %q", clip(id))
 		}
 		p.Query = doc
 		delete(p.Extensions, "persistedQuery") // resolved here, not by APQ
@@ -104,7 +104,7 @@ func (t *TrustedDocuments) MutateOperationParameters(ctx context.Context, p *gra
 		return nil
 	}
 	if !t.enforce {
-		t.log.Warn("trusted documents: running an unlisted operation (allowed in development only)", "operation", p.OperationName)
+		t.log.Warn("trusted documents: running an unlisted operation (allowed in development only)", "operation", clip(p.OperationName))
 		return nil
 	}
 	return t.refuse("this operation is not in the trusted documents list; only operations registered by a front-end build can run here")
