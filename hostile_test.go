@@ -242,6 +242,15 @@ func TestErrorsAreCapped(t *testing.T) {
 	}
 }
 
+// A 900 KB name was echoed whole in the answer.
+func TestEchoedNamesAreClipped(t *testing.T) {
+	e := startStacker(t, nil)
+	status, body, _ := post(t, e.URL, map[string]any{"query": `{ cases { nodes { x` + strings.Repeat("y", 900<<10) + ` } } }`}, nil)
+	if raw := jsonString(body); status != http.StatusOK || len(raw) > 2000 || firstCode(body) != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("%d, %d bytes: %.300s", status, len(raw), raw)
+	}
+}
+
 // Production refuses to start without trusted documents unless told, and
 // then says so in the log.
 func TestProductionRequiresTrustedDocuments(t *testing.T) {

@@ -3,7 +3,9 @@ package graphqlhttp
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -47,6 +49,9 @@ func withoutSuggestions(rule core.RuleFunc) core.RuleFunc {
 	}
 }
 
+// longQuoted finds a quoted name or value longer than an echo may be.
+var longQuoted = regexp.MustCompile(`"[^"]{` + strconv.Itoa(maxEcho) + `,}"`)
+
 func dropSuggestion(err *gqlerror.Error) {
 	if i := strings.Index(err.Message, " Did you mean"); i >= 0 {
 		err.Message = err.Message[:i]
@@ -55,12 +60,22 @@ func dropSuggestion(err *gqlerror.Error) {
 
 // LimitErrors keeps at most max errors in a response and ends the list with
 // one that says how many were left out: a document of 7,000 unknown fields
-// (41 KB) would otherwise answer with a megabyte of errors. Register it
-// before any middleware that orders errors, so the ones kept come first.
+// (41 KB) would otherwise answer with a megabyte of errors. It also clips
+// the quoted names and values in messages (a 900 KB field name would come
+// back whole in "Cannot query field ..."). Register it before any
+// middleware that orders errors, so the ones kept come first.
 func LimitErrors(max int) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		if resp == nil || len(resp.Errors) <= max {
+		if resp == nil {
+			return resp
+		}
+		for _, e := range resp.Errors {
+			if len(e.Message) > 2*maxEcho {
+				e.Message = longQuoted.ReplaceAllStringFunc(e.Message, func(q string) string { return `"` + clip(q[1:len(q)-1]) + `"` })
+			}
+		}
+		if len(resp.Errors) <= max {
 			return resp
 		}
 		left := len(resp.Errors) - max

@@ -87,3 +87,15 @@ func TestNoIntrospection(t *testing.T) {
 		}
 	}
 }
+
+// A long name or value written by the client comes back clipped.
+func TestLimitErrorsClipsEchoedValues(t *testing.T) {
+	long := strings.Repeat("x", 900<<10)
+	resp := LimitErrors(10)(context.Background(), func(context.Context) *graphql.Response {
+		return &graphql.Response{Errors: gqlerror.List{gqlerror.Errorf(`Cannot query field "%s" on type "Case".`, long)}}
+	})
+	want := `Cannot query field "` + strings.Repeat("x", 64) + `…" on type "Case".`
+	if got := resp.Errors[0].Message; got != want {
+		t.Errorf("got %.200q", got)
+	}
+}
