@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -53,7 +54,7 @@ func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, ass
 	if after != nil {
 		o, err := model.DecodeCursor(*after)
 		if err != nil {
-			return nil, badInput("after is not a cursor from this API: %q", *after)
+			return nil, badInput("after is not a cursor from this API: %s", echo(*after))
 		}
 		offset = o + 1
 	}
@@ -123,12 +124,14 @@ func (r *Resolver) searchPatients(ctx context.Context, query string, first *int)
 	if n < 1 || n > maxSearchFirst {
 		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
 	}
-	if query == "" {
-		return nil, badInput("query must not be empty")
+	if strings.TrimSpace(query) == "" {
+		// Blank text matches every name that has a space in it: a
+		// listing of all patients, not a search.
+		return nil, badInput("query must not be empty or blank")
 	}
 	rows, err := r.clients.Patients.Search(ctx, query, n)
 	if err != nil {
-		return nil, fmt.Errorf("searching patients: %w", err)
+		return nil, refusedArgument(fmt.Errorf("searching patients: %w", err), "query", query)
 	}
 	l := r.loaders(ctx)
 	out := make([]*model.Patient, len(rows))
@@ -154,7 +157,8 @@ func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, fir
 	}
 	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, n)
 	if err != nil {
-		return nil, fmt.Errorf("listing doctors by specialty: %w", err)
+		// Only the doctors service knows its specialties.
+		return nil, refusedArgument(fmt.Errorf("listing doctors by specialty: %w", err), "specialty", specialty)
 	}
 	l := r.loaders(ctx)
 	out := make([]*model.Doctor, len(rows))

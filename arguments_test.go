@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// locatedError is one entry of a response's errors with its locations, which
+// the harness's gqlError leaves out.
+type locatedError struct {
+	gqlError
+	Locations []struct{ Line, Column int } `json:"locations"`
+}
+
+// doLocated posts an operation and returns its data, raw, and its errors
+// with their locations.
+func (e *testEnv) doLocated(t testing.TB, query string, vars map[string]any) (json.RawMessage, []locatedError) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := e.HTTP.Post(e.URL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []locatedError  `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("decoding %.200q: %v", raw, err)
+	}
+	return r.Data, r.Errors
+}
+
+// leaks lists what must never appear in an error message: the upstreams'
+// addresses, paths and bodies (the harness's injected faults answer with
+// "injected failure at http://internal.example:3000/secret").
+var leaks = []string{"http", "127.0.0.1", "internal.example", "secret", "/doctors", "/patients", "/cases", "GET", "PATCH", "specialty=", "limit=", "bad request", "unknown specialty", "param is missing"}
+
+// TestUpstreamErrorsDoNotLeak: whatever an upstream answers, the message is
+// Stacker's own, the code says whose fault it is, and the detail goes to the
+// log with the request id.
+func TestUpstreamErrorsDoNotLeak(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_RETRIES": "0"})
+	tests := []struct {
+		name     string
+		query    string
+		fault    string // service answering 400 to everything, if any
+		wantCode string
+		wantSvc  string
+		wantMsg  string // part of the message
+		noCall   string // service that must not be called
+	}{
+		{name: "unknown specialty", query: `{ doctorsBySpecialty(specialty: "x") { id } }`,
+			wantCode: "BAD_USER_INPUT", wantSvc: "doctors", wantMsg: `the doctors service refused specialty "x"`},
+		{name: "blank search", query: `{ searchPatients(query: " ") { id } }`,
+			wantCode: "BAD_USER_INPUT", wantMsg: "query must not be empty or blank", noCall: "patients"},
+		{name: "search refused", query: `{ searchPatients(query: "zz") { id } }`, fault: "patients",
+			wantCode: "BAD_USER_INPUT", wantSvc: "patients", wantMsg: `the patients service refused query "zz"`},
+		{name: "empty update", query: `mutation { updateCase(input: {id: "1"}) { case { id } userErrors { message } } }`,
+			wantCode: "BAD_USER_INPUT", wantMsg: "at least one of status, priority, assigneeId", noCall: "cases"},
+		{name: "update refused for no reason of the client's", query: `mutation { updateCase(input: {id: "1", status: CLOSED}) { case { id } } }`, fault: "cases",
+			wantCode: "INTERNAL", wantSvc: "cases", wantMsg: "the cases service refused the request"},
+		{name: "lookup refused", query: `{ doctor(id: 1) { id } }`, fault: "doctors",
+			wantCode: "INTERNAL", wantSvc: "doctors", wantMsg: "the doctors service refused the request"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fault != "" {
+				e.Faults.set(tc.fault, http.StatusBadRequest)
+				defer e.Faults.set(tc.fault, 0)
+			}
+			e.Demo.ResetCounts()
+			errs := e.do(t, tc.query, nil, nil)
+			if len(errs) != 1 {
+				t.Fatalf("errors = %s, want one", jsonString(errs))
+			}
+			ge := errs[0]
+			if ge.Extensions["code"] != tc.wantCode || (tc.wantSvc != "" && ge.Extensions["service"] != tc.wantSvc) {
+				t.Errorf("extensions = %v, want code %s service %q", ge.Extensions, tc.wantCode, tc.wantSvc)
+			}
+			if !strings.Contains(ge.Message, tc.wantMsg) {
+				t.Errorf("message = %q, want it to contain %q", ge.Message, tc.wantMsg)
+			}
+			for _, leak := range leaks {
+				if strings.Contains(ge.Message, leak) {
+					t.Errorf("message %q leaks %q", ge.Message, leak)
+				}
+			}
+			if tc.noCall != "" && e.Demo.Requests(tc.noCall) != 0 {
+				t.Errorf("%s was called %d times; the gateway should refuse the input itself", tc.noCall, e.Demo.Requests(tc.noCall))
+			}
+		})
+	}
+	// The detail the client does not see is in the log, for operators.
+	if logs := e.Logs.String(); !strings.Contains(logs, "unknown specialty") || !strings.Contains(logs, "request_id=") {
+		t.Errorf("the log lacks the upstream's detail or the request id:\n%s", logs)
+	}
+}
+
+// TestArgumentErrorsEndAtTheField: an argument gqlgen cannot coerce is an
+// error of the field (the spec's path ends at the response field, alias
+// included) located at the argument, or at the part of an input object at
+// fault.
+func TestArgumentErrorsEndAtTheField(t *testing.T) {
+	e := startStacker(t, nil)
+	tests := []struct {
+		name      string
+		query     string
+		vars      map[string]any
+		wantPath  string
+		line, col int
+		wantMsg   string
+		wantData  string // part of the data that must still arrive
+	}{
+		{name: "literal", query: `{ case(id: "abc") { status } }`,
+			wantPath: "case", line: 1, col: 8, wantMsg: `invalid value for id: "abc" is not a whole number`},
+		{name: "alias", query: `{ x: case(id: "abc") { status } }`,
+			wantPath: "x", line: 1, col: 11, wantMsg: `invalid value for id: "abc"`},
+		{name: "beside a good field", query: "{\n  ok: case(id: 1) { id }\n  bad: case(id: \"1x\") { id }\n}",
+			wantPath: "bad", line: 3, col: 13, wantMsg: `invalid value for id: "1x"`, wantData: `"ok":{"id":"1"}`},
+		{name: "out of range", query: `{ patient(id: "99999999999999999999999") { id } }`,
+			wantPath: "patient", line: 1, col: 11, wantMsg: `"99999999999999999999999" is out of range`},
+		{name: "variable", query: `query($id: ID!) { case(id: $id) { status } }`, vars: map[string]any{"id": "abc"},
+			wantPath: "case", line: 1, col: 24, wantMsg: `invalid value for id: "abc"`},
+		{name: "field of an input object", query: `mutation { updateCase(input: {id: "abc", status: CLOSED}) { case { id } } }`,
+			wantPath: "updateCase", line: 1, col: 31, wantMsg: `invalid value for input.id: "abc"`},
+		{name: "field of an input object in a variable", query: `mutation($in: UpdateCaseInput!) { updateCase(input: $in) { case { id } } }`,
+			vars:     map[string]any{"in": map[string]any{"id": "abc", "status": "CLOSED"}},
+			wantPath: "updateCase", line: 1, col: 46, wantMsg: `invalid value for input.id: "abc"`},
+		{name: "DateTime", query: `mutation { scheduleAppointment(input: {caseId: 1, doctorId: 1, startsAt: "soon"}) { userErrors { message } } }`,
+			wantPath: "scheduleAppointment", line: 1, col: 64, wantMsg: `invalid value for input.startsAt: "soon" is not a valid DateTime`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, errs := e.doLocated(t, tc.query, tc.vars)
+			if len(errs) != 1 {
+				t.Fatalf("errors = %s, want one", jsonString(errs))
+			}
+			ge := errs[0]
+			if ge.pathString() != tc.wantPath || ge.Extensions["code"] != "BAD_USER_INPUT" {
+				t.Errorf("path %v code %v, want [%s] BAD_USER_INPUT", ge.Path, ge.Extensions["code"], tc.wantPath)
+			}
+			if len(ge.Locations) != 1 || ge.Locations[0].Line != tc.line || ge.Locations[0].Column != tc.col {
+				t.Errorf("locations = %+v, want %d:%d", ge.Locations, tc.line, tc.col)
+			}
+			if !strings.Contains(ge.Message, tc.wantMsg) {
+				t.Errorf("message = %q, want it to contain %q", ge.Message, tc.wantMsg)
+			}
+			if !strings.Contains(string(data), tc.wantData) {
+				t.Errorf("data = %s, want it to contain %s", data, tc.wantData)
+			}
+		})
+	}
+}
+
+// TestEchoedValuesAreCapped: a huge argument comes back clipped in the
+// message and in the log line, not whole.
+func TestEchoedValuesAreCapped(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_RETRIES": "0"})
+	huge := func(c string) string { return strings.Repeat(c, 900_000) }
+	tests := []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"id out of range", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("9")}},
+		{"id not a number", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("x")}},
+		{"cursor", `query($a: String) { cases(after: $a) { totalCount } }`, map[string]any{"a": huge("A")}},
+		{"specialty", `query($s: String!) { doctorsBySpecialty(specialty: $s) { id } }`, map[string]any{"s": huge("s")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.Logs.String())
+			errs := e.do(t, tc.query, tc.vars, nil)
+			if len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" {
+				t.Fatalf("errors = %.300s, want one BAD_USER_INPUT", jsonString(errs))
+			}
+			if msg := errs[0].Message; len(msg) > 200 || !strings.Contains(msg, "…") {
+				t.Errorf("message is %d bytes (%.100q...), want the value clipped with an ellipsis", len(msg), msg)
+			}
+			for _, line := range strings.Split(e.Logs.String()[before:], "\n") {
+				if len(line) > 4096 {
+					t.Errorf("log line of %d bytes: %.200q...", len(line), line)
+				}
+			}
+		})
+	}
+}
