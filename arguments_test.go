@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -188,6 +190,66 @@ func TestEchoedValuesAreCapped(t *testing.T) {
 				if len(line) > 4096 {
 					t.Errorf("log line of %d bytes: %.200q...", len(line), line)
 				}
+			}
+		})
+	}
+}
+
+// TestCursorsOutOfRange: a cursor no list could have produced is the
+// client's mistake, refused before any upstream call; a cursor past the end
+// of a list that shrank is an empty page; hasPreviousPage is true only when
+// earlier items exist.
+func TestCursorsOutOfRange(t *testing.T) {
+	e := startStacker(t, nil)
+	cursor := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	_, closed := e.Store.ListCases([]string{"closed"}, nil, 1, 1)
+	type page struct {
+		Cases struct {
+			TotalCount int
+			PageInfo   struct {
+				HasNextPage, HasPreviousPage bool
+				StartCursor, EndCursor       *string
+			}
+			Edges []struct{ Cursor string }
+		}
+	}
+	const q = `query($after: String, $first: Int, $assignee: ID, $status: [CaseStatus!]) {
+		cases(after: $after, first: $first, assigneeId: $assignee, status: $status) {
+			totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor } } }`
+	tests := []struct {
+		name     string
+		vars     map[string]any
+		wantCode string // "" for a page
+		wantPrev bool
+	}{
+		{name: "near MaxInt64 with first 1000", vars: map[string]any{"after": cursor("offset:v1:9223372036854775000"), "first": 1000}, wantCode: "BAD_USER_INPUT"},
+		{name: "MaxInt64", vars: map[string]any{"after": cursor("offset:v1:9223372036854775807"), "first": 10}, wantCode: "BAD_USER_INPUT"},
+		{name: "past MaxInt64", vars: map[string]any{"after": cursor("offset:v1:99999999999999999999")}, wantCode: "BAD_USER_INPUT"},
+		{name: "past the largest position", vars: map[string]any{"after": cursor(fmt.Sprintf("offset:v1:%d", 1<<30+1)), "first": 1000}, wantCode: "BAD_USER_INPUT"},
+		{name: "the largest position", vars: map[string]any{"after": cursor(fmt.Sprintf("offset:v1:%d", 1<<30)), "first": 1000}, wantPrev: true},
+		{name: "empty list", vars: map[string]any{"after": cursor("offset:v1:22"), "assignee": "-3"}, wantPrev: false},
+		{name: "past the end of a list", vars: map[string]any{"after": cursor(fmt.Sprintf("offset:v1:%d", closed+5)), "status": []string{"CLOSED"}}, wantPrev: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.Demo.ResetCounts()
+			var got page
+			errs := e.do(t, q, tc.vars, &got)
+			if tc.wantCode != "" {
+				if len(errs) != 1 || errs[0].Extensions["code"] != tc.wantCode || !strings.Contains(errs[0].Message, "not a cursor from this API") {
+					t.Fatalf("errors = %s, want one %s", jsonString(errs), tc.wantCode)
+				}
+				if n := e.Demo.Requests("cases"); n != 0 {
+					t.Errorf("the cases service was called %d times for a cursor Stacker never issued", n)
+				}
+				return
+			}
+			if len(errs) > 0 {
+				t.Fatalf("errors = %s", jsonString(errs))
+			}
+			pi := got.Cases.PageInfo
+			if len(got.Cases.Edges) != 0 || pi.HasNextPage || pi.HasPreviousPage != tc.wantPrev || pi.StartCursor != nil || pi.EndCursor != nil {
+				t.Errorf("page = %+v, want an empty page with hasPreviousPage %v", got.Cases, tc.wantPrev)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -52,8 +53,14 @@ func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, ass
 	}
 	offset := 0
 	if after != nil {
+		// A cursor past the largest position is refused rather than answered
+		// with an empty page: Stacker never issued it, and an empty page
+		// would tell a client with a corrupted cursor that the list ended.
 		o, err := model.DecodeCursor(*after)
-		if err != nil {
+		switch {
+		case errors.Is(err, model.ErrCursorOutOfRange):
+			return nil, badInput("after points past position %d, the largest any list here reaches: it is not a cursor from this API", model.MaxCursorOffset)
+		case err != nil:
 			return nil, badInput("after is not a cursor from this API: %s", echo(*after))
 		}
 		offset = o + 1
