@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/stacker/stacker/config"
 )
 
 // locatedError is one entry of a response's errors with its locations, which
@@ -252,5 +256,40 @@ func TestCursorsOutOfRange(t *testing.T) {
 				t.Errorf("page = %+v, want an empty page with hasPreviousPage %v", got.Cases, tc.wantPrev)
 			}
 		})
+	}
+}
+
+// TestRepeatedListValuesAreSentOnce: 50,000 copies of one status reach the
+// cases service as one value, not as a 300 KB URL.
+func TestRepeatedListValuesAreSentOnce(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		statuses []string
+		longest  int
+	)
+	cases := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		statuses = append(statuses, r.URL.Query().Get("status"))
+		longest = max(longest, len(r.URL.RequestURI()))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"cases":[],"meta":{"page":1,"per_page":10,"total":0}}`)
+	}))
+	t.Cleanup(cases.Close)
+	e := startStacker(t, map[string]string{config.EnvName("cases"): cases.URL})
+
+	many := make([]string, 50_000)
+	for i := range many {
+		many[i] = []string{"CLOSED", "NEW"}[i%2]
+	}
+	var got struct{ Cases struct{ TotalCount int } }
+	e.mustDo(t, `query($s: [CaseStatus!]) { cases(status: $s, first: 10) { totalCount } }`, map[string]any{"s": many}, &got)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(statuses) != 1 || statuses[0] != "closed,new" {
+		t.Errorf("the cases service got status=%.80q (%d calls), want closed,new once", statuses, len(statuses))
+	}
+	if longest > 200 {
+		t.Errorf("the longest upstream URL was %d bytes", longest)
 	}
 }
