@@ -293,3 +293,63 @@ func TestRepeatedListValuesAreSentOnce(t *testing.T) {
 		t.Errorf("the longest upstream URL was %d bytes", longest)
 	}
 }
+
+// TestSchemaPromisesKeptByStacker: what the schema promises about order,
+// Stacker does itself, in front of services that promise less: a doctors
+// service answering in id order, a patients service answering newest first
+// and matching emails.
+func TestSchemaPromisesKeptByStacker(t *testing.T) {
+	var limits []string
+	var mu sync.Mutex
+	doctorsSvc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		limits = append(limits, r.URL.Query().Get("limit"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		// Id order; the best rated (4 and 6) come late, 2 and 5 tie.
+		io.WriteString(w, `{"doctors":[
+			{"id":1,"name":"A","specialty":"cardiology","clinic_id":1,"rating":3.1},
+			{"id":2,"name":"B","specialty":"cardiology","clinic_id":1,"rating":4.2},
+			{"id":3,"name":"C","specialty":"cardiology","clinic_id":1,"rating":2.0},
+			{"id":4,"name":"D","specialty":"cardiology","clinic_id":1,"rating":4.9},
+			{"id":5,"name":"E","specialty":"cardiology","clinic_id":1,"rating":4.2},
+			{"id":6,"name":"F","specialty":"cardiology","clinic_id":1,"rating":4.5}]}`)
+	}))
+	t.Cleanup(doctorsSvc.Close)
+	patientsSvc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		// Newest first, and one matches "ann" only by email.
+		io.WriteString(w, `{"patients":[
+			{"id":9,"first_name":"Joanna","last_name":"Ek","date_of_birth":"1980-01-01","email":"j@x.org","phone":"1","insurer_id":1,"city":"B","created_at":"2024-01-01T00:00:00Z"},
+			{"id":7,"first_name":"Bo","last_name":"Li","date_of_birth":"1980-01-01","email":"ann.li@x.org","phone":"1","insurer_id":1,"city":"B","created_at":"2024-01-01T00:00:00Z"},
+			{"id":3,"first_name":"Ann","last_name":"Ho","date_of_birth":"1980-01-01","email":"a@x.org","phone":"1","insurer_id":1,"city":"B","created_at":"2024-01-01T00:00:00Z"}]}`)
+	}))
+	t.Cleanup(patientsSvc.Close)
+	e := startStacker(t, map[string]string{config.EnvName("doctors"): doctorsSvc.URL, config.EnvName("patients"): patientsSvc.URL})
+
+	tests := []struct {
+		name  string
+		query string
+		want  string
+	}{
+		{"best rated first, ties by id, the first n of them", `{ doctorsBySpecialty(specialty: "cardiology", first: 4) { id } }`,
+			`{"doctorsBySpecialty":[{"id":"4"},{"id":"6"},{"id":"2"},{"id":"5"}]}`},
+		{"search in id order, email matches kept as the schema says", `{ searchPatients(query: "ann") { id } }`,
+			`{"searchPatients":[{"id":"3"},{"id":"7"},{"id":"9"}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got json.RawMessage
+			e.mustDo(t, tc.query, nil, &got)
+			if string(got) != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+	// Ranking needs the service's whole answer, not its first n.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(limits) != 1 || limits[0] != "50" {
+		t.Errorf("the doctors service was asked for limit=%q, want 50 (as many as it gives) once", limits)
+	}
+}

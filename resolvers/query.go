@@ -1,9 +1,11 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/upstream"
 	"github.com/stacker/stacker/upstream/cases"
+	"github.com/stacker/stacker/upstream/doctors"
+	"github.com/stacker/stacker/upstream/patients"
 )
 
 // Limits of the list arguments. The services cap a page at 100 cases and a
@@ -140,6 +144,10 @@ func (r *Resolver) searchPatients(ctx context.Context, query string, first *int)
 	if err != nil {
 		return nil, refusedArgument(fmt.Errorf("searching patients: %w", err), "query", query)
 	}
+	// The schema promises id order; the service's order is not in its
+	// contract.
+	slices.SortStableFunc(rows, func(a, b patients.Patient) int { return cmp.Compare(a.ID, b.ID) })
+	rows = rows[:min(n, len(rows))]
 	l := r.loaders(ctx)
 	out := make([]*model.Patient, len(rows))
 	for i := range rows {
@@ -162,11 +170,20 @@ func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, fir
 	if specialty == "" {
 		return nil, badInput("specialty must not be empty")
 	}
-	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, n)
+	// The schema promises the best rated first, which the service's
+	// contract does not: it returns up to a limit of the specialty's doctors
+	// in an order of its choosing. So ask for as many as it gives at once,
+	// rank them here and keep the first n: the n best rated whenever the
+	// specialty has no more doctors than that.
+	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, maxSearchFirst)
 	if err != nil {
 		// Only the doctors service knows its specialties.
 		return nil, refusedArgument(fmt.Errorf("listing doctors by specialty: %w", err), "specialty", specialty)
 	}
+	slices.SortStableFunc(rows, func(a, b doctors.Doctor) int {
+		return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.ID, b.ID))
+	})
+	rows = rows[:min(n, len(rows))]
 	l := r.loaders(ctx)
 	out := make([]*model.Doctor, len(rows))
 	for i := range rows {
