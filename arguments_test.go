@@ -170,24 +170,29 @@ func TestArgumentErrorsEndAtTheField(t *testing.T) {
 func TestEchoedValuesAreCapped(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_RETRIES": "0"})
 	huge := func(c string) string { return strings.Repeat(c, 900_000) }
+	const invalid = "GRAPHQL_VALIDATION_FAILED"
 	tests := []struct {
-		name  string
-		query string
-		vars  map[string]any
+		name     string
+		query    string
+		vars     map[string]any
+		wantCode string
 	}{
-		{"id out of range", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("9")}},
-		{"id not a number", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("x")}},
-		{"cursor", `query($a: String) { cases(after: $a) { totalCount } }`, map[string]any{"a": huge("A")}},
-		{"specialty", `query($s: String!) { doctorsBySpecialty(specialty: $s) { id } }`, map[string]any{"s": huge("s")}},
+		{"id out of range", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("9")}, "BAD_USER_INPUT"},
+		{"id not a number", `query($id: ID!) { case(id: $id) { id } }`, map[string]any{"id": huge("x")}, "BAD_USER_INPUT"},
+		{"cursor", `query($a: String) { cases(after: $a) { totalCount } }`, map[string]any{"a": huge("A")}, "BAD_USER_INPUT"},
+		{"specialty", `query($s: String!) { doctorsBySpecialty(specialty: $s) { id } }`, map[string]any{"s": huge("s")}, "BAD_USER_INPUT"},
+		{"enum in a variable", `query($s: [CaseStatus!]) { cases(status: $s) { totalCount } }`, map[string]any{"s": []string{huge("N")}}, invalid},
+		{"enum literal", `{ cases(status: [` + huge("N") + `]) { totalCount } }`, nil, invalid},
+		{"field name", `{ cases { ` + huge("f") + ` } }`, nil, invalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(e.Logs.String())
 			errs := e.do(t, tc.query, tc.vars, nil)
-			if len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" {
-				t.Fatalf("errors = %.300s, want one BAD_USER_INPUT", jsonString(errs))
+			if len(errs) != 1 || errs[0].Extensions["code"] != tc.wantCode {
+				t.Fatalf("errors = %.300s, want one %s", jsonString(errs), tc.wantCode)
 			}
-			if msg := errs[0].Message; len(msg) > 200 || !strings.Contains(msg, "…") {
+			if msg := errs[0].Message; len(msg) > 300 || !strings.Contains(msg, "…") {
 				t.Errorf("message is %d bytes (%.100q...), want the value clipped with an ellipsis", len(msg), msg)
 			}
 			for _, line := range strings.Split(e.Logs.String()[before:], "\n") {

@@ -49,6 +49,10 @@ func badInput(format string, args ...any) error {
 // a 900 KB answer and a 900 KB log line.
 const maxEcho = 64
 
+// maxGqlgenMessage caps a parse or validation message of gqlgen's, which
+// quotes the client's names and values whole.
+const maxGqlgenMessage = 256
+
 // maxLoggedError caps the error text of one log line. The text is Stacker's
 // own wrapping plus the upstream's URL and message, which may carry values a
 // client sent (a search text, a specialty) that no helper clipped on the way.
@@ -56,7 +60,8 @@ const maxLoggedError = 2048
 
 // clip returns s cut to at most max bytes, at a rune boundary, with an
 // ellipsis when anything was cut. It is the one helper that caps echoed
-// values: echo uses it for messages, logError for log lines.
+// values: echo uses it for messages, ErrorPresenter for gqlgen's own
+// messages, logError for log lines.
 func clip(s string, max int) string {
 	if len(s) <= max {
 		return s
@@ -128,7 +133,11 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	cause := gerr.Err
 	if cause == nil {
-		// Parse and validation errors from gqlgen itself: already safe and coded.
+		// Parse and validation errors from gqlgen itself: safe and coded, but
+		// they quote the document and variables ("NOPE… is not a valid
+		// CaseStatus"), so they are clipped like any echoed value, with room
+		// for gqlgen's own words.
+		gerr.Message = clip(gerr.Message, maxGqlgenMessage)
 		return gerr
 	}
 	var code, service, msg string
