@@ -43,16 +43,16 @@ func (e *testEnv) doLocated(t testing.TB, query string, vars map[string]any) (js
 	return r.Data, r.Errors
 }
 
-// leaks lists what must never appear in an error message: the upstreams'
-// addresses, paths and bodies (the harness's injected faults answer with
-// "injected failure at http://internal.example:3000/secret").
-var leaks = []string{"http", "127.0.0.1", "internal.example", "secret", "/doctors", "/patients", "/cases", "GET", "PATCH", "specialty=", "limit=", "bad request", "unknown specialty", "param is missing"}
-
 // TestUpstreamErrorsDoNotLeak: whatever an upstream answers, the message is
 // Stacker's own, the code says whose fault it is, and the detail goes to the
 // log with the request id.
 func TestUpstreamErrorsDoNotLeak(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_UPSTREAM_RETRIES": "0"})
+	// What must never appear in a message: the upstreams' addresses, paths
+	// and bodies (the harness's injected faults answer with "injected
+	// failure at http://internal.example:3000/secret").
+	leaks := []string{"http", "127.0.0.1", "internal.example", "secret", "/doctors", "/patients", "/cases",
+		"GET", "PATCH", "specialty=", "limit=", "bad request", "unknown specialty", "param is missing"}
 	tests := []struct {
 		name     string
 		query    string
