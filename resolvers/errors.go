@@ -44,7 +44,7 @@ func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
 
-// maxEcho caps how much of a client's value a message or log line repeats:
+// maxEcho caps how much of a client's value a message repeats:
 // enough to recognise the value, never enough to turn a 900 KB argument into
 // a 900 KB answer and a 900 KB log line.
 const maxEcho = 64
@@ -58,15 +58,15 @@ const maxGqlgenMessage = 256
 // client sent (a search text, a specialty) that no helper clipped on the way.
 const maxLoggedError = 2048
 
-// clip returns s cut to at most max bytes, at a rune boundary, with an
+// clip returns s cut to at most n bytes, at a rune boundary, with an
 // ellipsis when anything was cut. It is the one helper that caps echoed
 // values: echo uses it for messages, ErrorPresenter for gqlgen's own
 // messages, logError for log lines.
-func clip(s string, max int) string {
-	if len(s) <= max {
+func clip(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := max
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
