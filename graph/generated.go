@@ -1047,9 +1047,13 @@ type Query {
   "One patient by id, or null with a ` + "`" + `NOT_FOUND` + "`" + ` error when there is none."
   patient(id: ID!): Patient
 
-  "Patients whose name contains ` + "`" + `query` + "`" + ` (case-insensitive), in id order."
+  """
+  Patients the patients service finds for ` + "`" + `query` + "`" + `, in id order. It matches part of a
+  first or last name, ignoring case, and may match other fields too, such as the
+  email address.
+  """
   searchPatients(
-    "Part of a first or last name, at least one character."
+    "What to look for, for example part of a name; not empty or only spaces."
     query: String!
     "How many patients to return, from 1 to 50."
     first: Int = 10
@@ -1061,7 +1065,7 @@ type Query {
   "One doctor by id, or null with a ` + "`" + `NOT_FOUND` + "`" + ` error when there is none."
   doctor(id: ID!): Doctor
 
-  "Doctors of one specialty, best rated first."
+  "Doctors of one specialty, best rated first, equal ratings in id order."
   doctorsBySpecialty(
     "The specialty, as cases and doctors spell it, for example ` + "`" + `cardiology` + "`" + `."
     specialty: String!

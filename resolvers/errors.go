@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -42,6 +44,66 @@ func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
 
+// maxEcho caps how much of a client's value a message repeats:
+// enough to recognise the value, never enough to turn a 900 KB argument into
+// a 900 KB answer and a 900 KB log line.
+const maxEcho = 64
+
+// maxGqlgenMessage caps a parse or validation message of gqlgen's, which
+// quotes the client's names and values whole.
+const maxGqlgenMessage = 256
+
+// maxLoggedError caps the error text of one log line. The text is Stacker's
+// own wrapping plus the upstream's URL and message, which may carry values a
+// client sent (a search text, a specialty) that no helper clipped on the way.
+const maxLoggedError = 2048
+
+// clip returns s cut to at most n bytes, at a rune boundary, with an
+// ellipsis when anything was cut. It is the one helper that caps echoed
+// values: echo uses it for messages, ErrorPresenter for gqlgen's own
+// messages, logError for log lines.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// echo formats a client's value for a message: strings quoted, everything
+// clipped to maxEcho bytes.
+func echo(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(clip(s, maxEcho))
+	}
+	return clip(fmt.Sprint(v), maxEcho)
+}
+
+// refusedArgument marks an upstream 400 (upstream.ErrBadRequest) as the
+// refusal of one argument the client chose and only the service can judge
+// (a specialty it does not know). Stacker checks everything else it sends,
+// so any other 400 is Stacker's own fault and stays INTERNAL. Other errors
+// pass through unchanged.
+func refusedArgument(err error, arg string, value any) error {
+	var ve *upstream.ValidationError
+	if !errors.Is(err, upstream.ErrBadRequest) || errors.As(err, &ve) {
+		return err
+	}
+	return &argRefusal{arg: arg, value: value, err: err}
+}
+
+type argRefusal struct {
+	arg   string
+	value any
+	err   error
+}
+
+func (e *argRefusal) Error() string { return e.err.Error() }
+func (e *argRefusal) Unwrap() error { return e.err }
+
 // panicError is a panic recovered in a resolver.
 type panicError struct {
 	value any
@@ -61,19 +123,36 @@ func (r *Resolver) Recover(_ context.Context, v any) error {
 // safe to show (no upstream hosts, paths or bodies), sets extensions.code and,
 // for upstream failures, extensions.service, and logs the full error with the
 // request id.
+//
+// An argument gqlgen could not coerce (an ID that is not a number, a
+// malformed DateTime) arrives with a path that runs past the field into the
+// argument (["case", "id"]); the spec wants a field error's path to end at the
+// response field, so the path is cut back to the field and the error points
+// at the argument with its location instead.
 func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	cause := gerr.Err
 	if cause == nil {
-		// Parse and validation errors from gqlgen itself: already safe and coded.
+		// Parse and validation errors from gqlgen itself: safe and coded, but
+		// they quote the document and variables ("NOPE… is not a valid
+		// CaseStatus"), so they are clipped like any echoed value, with room
+		// for gqlgen's own words.
+		gerr.Message = clip(gerr.Message, maxGqlgenMessage)
 		return gerr
 	}
-	code, service, msg := classify(cause)
-	if _, fromGqlgen := err.(*gqlerror.Error); fromGqlgen && code == CodeInternal && !isPanic(cause) {
-		// gqlgen reports an argument it could not coerce (an ID that is not a
-		// number, a malformed DateTime) as a *gqlerror.Error; resolvers here
-		// never return one. The mistake is the client's.
-		code, msg = CodeBadUserInput, coercionMessage(gerr.Path, cause)
+	var code, service, msg string
+	logged := cause.Error()
+	if arg, ok := argumentError(ctx, gerr); ok {
+		code, msg = CodeBadUserInput, arg.message(cause)
+		gerr.Path = arg.field
+		if arg.pos != nil {
+			gerr.Locations = []gqlerror.Location{{Line: arg.pos.Line, Column: arg.pos.Column}}
+		}
+		// The cause repeats the whole value ("parsing \"<900 KB>\""); the
+		// message says everything operators need, with the value clipped.
+		logged = msg
+	} else {
+		code, service, msg = classify(cause)
 	}
 	gerr.Message = msg
 	if gerr.Extensions == nil {
@@ -83,24 +162,26 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 	if service != "" {
 		gerr.Extensions["service"] = service
 	}
-	r.logError(ctx, code, gerr, cause)
+	r.logError(ctx, code, gerr, cause, logged)
 	return gerr
 }
 
 func classify(err error) (code, service, msg string) {
 	var (
-		in   *inputError
-		up   *upstream.Error
-		val  *upstream.ValidationError
-		lp   *loaders.PanicError
-		rp   *panicError
-		gerr *gqlerror.Error
+		in  *inputError
+		up  *upstream.Error
+		val *upstream.ValidationError
+		lp  *loaders.PanicError
+		rp  *panicError
+		ref *argRefusal
 	)
 	switch {
-	case errors.Is(err, ErrTooManyOnConn), errors.Is(err, ErrTooManyOnReplica):
-		return CodeTooManySubs, "", err.Error()
+	case errors.Is(err, ErrTooManyOnConn):
+		return CodeTooManySubs, "", ErrTooManyOnConn.Error()
+	case errors.Is(err, ErrTooManyOnReplica):
+		return CodeTooManySubs, "", ErrTooManyOnReplica.Error()
 	case errors.Is(err, ErrNoEvents):
-		return CodeNoSubscriptions, "", err.Error()
+		return CodeNoSubscriptions, "", ErrNoEvents.Error()
 	case errors.As(err, &in):
 		return CodeBadUserInput, "", in.msg
 	case errors.As(err, &lp):
@@ -108,8 +189,11 @@ func classify(err error) (code, service, msg string) {
 	case errors.As(err, &rp):
 		return CodeInternal, "", "internal error"
 	case errors.As(err, &val):
-		// A 422 outside a mutation payload: the input was refused.
+		// A 422 outside a mutation payload: the input was refused, in words
+		// the service writes for users.
 		return CodeBadUserInput, val.Service, val.Error()
+	case errors.As(err, &ref) && errors.As(err, &up):
+		return CodeBadUserInput, up.Service, "the " + up.Service + " service refused " + ref.arg + " " + echo(ref.value)
 	case errors.As(err, &up):
 		switch {
 		case errors.Is(up, upstream.ErrNotFound):
@@ -124,13 +208,14 @@ func classify(err error) (code, service, msg string) {
 		case errors.Is(up, upstream.ErrRateLimited):
 			return CodeRateLimited, up.Service, "the " + up.Service + " service is rate limiting requests; try again shortly"
 		case errors.Is(up, upstream.ErrBadRequest):
+			// Stacker checks what it sends against the contract: a 400 no
+			// resolver attributed to a client's argument is Stacker's bug.
+			// The service's own text (which may echo the request) stays in
+			// the log.
 			return CodeInternal, up.Service, "the " + up.Service + " service refused the request"
 		default:
 			return CodeUpstreamUnavailable, up.Service, "the " + up.Service + " service is unavailable"
 		}
-	case errors.As(err, &gerr):
-		// Errors gqlgen made from bad arguments (coercion) are about the input.
-		return CodeBadUserInput, "", gerr.Message
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return CodeUpstreamTimeout, "", "the request ran out of time"
 	default:
@@ -138,27 +223,154 @@ func classify(err error) (code, service, msg string) {
 	}
 }
 
-func isPanic(err error) bool {
-	var rp *panicError
-	var lp *loaders.PanicError
-	return errors.As(err, &rp) || errors.As(err, &lp)
+// argError is an error gqlgen made while coercing one of a field's arguments.
+type argError struct {
+	field ast.Path      // the response field's path
+	arg   string        // where in the arguments: "id", "input.startsAt", "status[2]"
+	pos   *ast.Position // the deepest part of the argument the document shows
+	typ   string        // the expected type's name, when known
+	value any           // the value as the client sent it, when known
 }
 
-func coercionMessage(path ast.Path, err error) string {
-	arg := "argument"
-	if len(path) > 0 {
-		if name, ok := path[len(path)-1].(ast.PathName); ok {
-			arg = string(name)
+// argumentError reports whether gerr is about an argument of the field in
+// ctx: gqlgen builds its path by appending the argument's path to the
+// field's, so such a path runs past the field's own.
+func argumentError(ctx context.Context, gerr *gqlerror.Error) (argError, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return argError{}, false
+	}
+	field := fc.Path()
+	if len(gerr.Path) <= len(field) || comparePaths(gerr.Path[:len(field)], field) != 0 {
+		return argError{}, false
+	}
+	rel := gerr.Path[len(field):]
+	name, ok := rel[0].(ast.PathName)
+	if !ok {
+		return argError{}, false
+	}
+	a := argError{field: field, pos: fc.Field.Position}
+	var b strings.Builder
+	for i, el := range rel {
+		switch el := el.(type) {
+		case ast.PathName:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(string(el))
+		case ast.PathIndex:
+			fmt.Fprintf(&b, "[%d]", int(el))
 		}
 	}
-	var num *strconv.NumError
-	if errors.As(err, &num) {
-		return fmt.Sprintf("invalid value for %s: %q is not a whole number in range", arg, num.Num)
+	a.arg = b.String()
+
+	arg := fc.Field.Arguments.ForName(string(name))
+	if arg == nil {
+		return a, true // a default value: the field is the best location
 	}
-	return fmt.Sprintf("invalid value for %s: %v", arg, err)
+	a.pos = arg.Position
+	v := arg.Value
+	var vars any
+	inVars := false
+	for _, el := range rel[1:] {
+		if inVars {
+			vars = walkValue(vars, el)
+			continue
+		}
+		if v == nil {
+			break
+		}
+		if v.Kind == ast.Variable {
+			inVars, vars = true, walkValue(variable(ctx, v.Raw), el)
+			v = nil
+			continue
+		}
+		var child *ast.ChildValue
+		switch el := el.(type) {
+		case ast.PathName:
+			for _, c := range v.Children {
+				if c.Name == string(el) {
+					child = c
+				}
+			}
+		case ast.PathIndex:
+			if int(el) >= 0 && int(el) < len(v.Children) {
+				child = v.Children[el]
+			}
+		}
+		if child == nil {
+			v = nil
+			break
+		}
+		v = child.Value
+		if child.Position != nil {
+			a.pos = child.Position
+		} else if v != nil && v.Position != nil {
+			a.pos = v.Position
+		}
+	}
+	switch {
+	case inVars:
+		a.value = vars
+	case v != nil && v.Kind == ast.Variable:
+		a.value = variable(ctx, v.Raw)
+		if v.ExpectedType != nil {
+			a.typ = v.ExpectedType.Name()
+		}
+	case v != nil:
+		a.value = v.Raw
+		if v.ExpectedType != nil {
+			a.typ = v.ExpectedType.Name()
+		}
+	}
+	return a, true
 }
 
-func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error) {
+func variable(ctx context.Context, name string) any {
+	if !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	return graphql.GetOperationContext(ctx).Variables[name]
+}
+
+// walkValue steps into a variable's decoded JSON value.
+func walkValue(v any, el ast.PathElement) any {
+	switch el := el.(type) {
+	case ast.PathName:
+		if m, ok := v.(map[string]any); ok {
+			return m[string(el)]
+		}
+	case ast.PathIndex:
+		if l, ok := v.([]any); ok && int(el) >= 0 && int(el) < len(l) {
+			return l[el]
+		}
+	}
+	return nil
+}
+
+// message says what is wrong with the argument, echoing (clipped) what the
+// client sent; the cause's own text, which repeats the value whole, is not
+// shown.
+func (a argError) message(cause error) string {
+	var num *strconv.NumError
+	if errors.As(cause, &num) {
+		if errors.Is(num.Err, strconv.ErrRange) {
+			return fmt.Sprintf("invalid value for %s: %s is out of range", a.arg, echo(num.Num))
+		}
+		return fmt.Sprintf("invalid value for %s: %s is not a whole number", a.arg, echo(num.Num))
+	}
+	if a.value == nil {
+		return fmt.Sprintf("invalid value for %s", a.arg)
+	}
+	if a.typ == "" {
+		return fmt.Sprintf("invalid value for %s: %s is not valid here", a.arg, echo(a.value))
+	}
+	return fmt.Sprintf("invalid value for %s: %s is not a valid %s", a.arg, echo(a.value), a.typ)
+}
+
+// logError logs an error the presenter made: the full (but clipped) text in
+// logged, and the stack of a panic.
+func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error, logged string) {
 	level := slog.LevelError
 	if code == CodeBadUserInput || code == CodeNotFound {
 		level = slog.LevelInfo
@@ -166,7 +378,7 @@ func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Err
 	attrs := []slog.Attr{
 		slog.String("code", code),
 		slog.String("path", gerr.Path.String()),
-		slog.String("error", cause.Error()),
+		slog.String("error", clip(logged, maxLoggedError)),
 	}
 	if id, ok := upstream.RequestID(ctx); ok {
 		attrs = append(attrs, slog.String("request_id", id))

@@ -15,6 +15,11 @@ import (
 )
 
 func (r *Resolver) updateCase(ctx context.Context, in model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
+	if _, set := in.AssigneeID.ValueOK(); in.Status == nil && in.Priority == nil && !set {
+		// The service answers 400 to an empty change; that is the client's
+		// mistake, and only Stacker can say so in the schema's words.
+		return nil, badInput("input must change at least one of status, priority, assigneeId")
+	}
 	var p cases.UpdateParams
 	if in.Status != nil {
 		s := model.EnumToUpstream(*in.Status)

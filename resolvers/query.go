@@ -1,8 +1,12 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -11,6 +15,8 @@ import (
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/upstream"
 	"github.com/stacker/stacker/upstream/cases"
+	"github.com/stacker/stacker/upstream/doctors"
+	"github.com/stacker/stacker/upstream/patients"
 )
 
 // Limits of the list arguments. The services cap a page at 100 cases and a
@@ -51,9 +57,15 @@ func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, ass
 	}
 	offset := 0
 	if after != nil {
+		// A cursor past the largest position is refused rather than answered
+		// with an empty page: Stacker never issued it, and an empty page
+		// would tell a client with a corrupted cursor that the list ended.
 		o, err := model.DecodeCursor(*after)
-		if err != nil {
-			return nil, badInput("after is not a cursor from this API: %q", *after)
+		switch {
+		case errors.Is(err, model.ErrCursorOutOfRange):
+			return nil, badInput("after points past position %d, the largest any list here reaches: it is not a cursor from this API", model.MaxCursorOffset)
+		case err != nil:
+			return nil, badInput("after is not a cursor from this API: %s", echo(*after))
 		}
 		offset = o + 1
 	}
@@ -123,13 +135,19 @@ func (r *Resolver) searchPatients(ctx context.Context, query string, first *int)
 	if n < 1 || n > maxSearchFirst {
 		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
 	}
-	if query == "" {
-		return nil, badInput("query must not be empty")
+	if strings.TrimSpace(query) == "" {
+		// Blank text matches every name that has a space in it: a
+		// listing of all patients, not a search.
+		return nil, badInput("query must not be empty or blank")
 	}
 	rows, err := r.clients.Patients.Search(ctx, query, n)
 	if err != nil {
-		return nil, fmt.Errorf("searching patients: %w", err)
+		return nil, refusedArgument(fmt.Errorf("searching patients: %w", err), "query", query)
 	}
+	// The schema promises id order; the service's order is not in its
+	// contract.
+	slices.SortStableFunc(rows, func(a, b patients.Patient) int { return cmp.Compare(a.ID, b.ID) })
+	rows = rows[:min(n, len(rows))]
 	l := r.loaders(ctx)
 	out := make([]*model.Patient, len(rows))
 	for i := range rows {
@@ -152,10 +170,20 @@ func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, fir
 	if specialty == "" {
 		return nil, badInput("specialty must not be empty")
 	}
-	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, n)
+	// The schema promises the best rated first, which the service's
+	// contract does not: it returns up to a limit of the specialty's doctors
+	// in an order of its choosing. So ask for as many as it gives at once,
+	// rank them here and keep the first n: the n best rated whenever the
+	// specialty has no more doctors than that.
+	rows, err := r.clients.Doctors.BySpecialty(ctx, specialty, maxSearchFirst)
 	if err != nil {
-		return nil, fmt.Errorf("listing doctors by specialty: %w", err)
+		// Only the doctors service knows its specialties.
+		return nil, refusedArgument(fmt.Errorf("listing doctors by specialty: %w", err), "specialty", specialty)
 	}
+	slices.SortStableFunc(rows, func(a, b doctors.Doctor) int {
+		return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.ID, b.ID))
+	})
+	rows = rows[:min(n, len(rows))]
 	l := r.loaders(ctx)
 	out := make([]*model.Doctor, len(rows))
 	for i := range rows {

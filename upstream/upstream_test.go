@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -569,6 +570,7 @@ func TestGetByIDsLimits(t *testing.T) {
 		{"empty ids make no call", []int64{}, 0, nil},
 		{"MaxIDs ids make one call", hundred, 1, nil},
 		{"more than MaxIDs refused without a call", append(hundred, 101), 0, ErrBadRequest},
+		{"MaxIDs distinct ids among repeats make one call", append(hundred, hundred...), 1, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -602,11 +604,49 @@ func TestJoinIDs(t *testing.T) {
 		{nil, ""},
 		{[]int64{7}, "7"},
 		{[]int64{1, 22, 333, -4}, "1,22,333,-4"},
+		{[]int64{3, 1, 3, 3, 2, 1}, "3,1,2"},
 	}
 	for _, tc := range tests {
 		if got := JoinIDs(tc.ids); got != tc.want {
 			t.Errorf("JoinIDs(%v) = %q, want %q", tc.ids, got, tc.want)
 		}
+	}
+}
+
+func TestUnique(t *testing.T) {
+	many := func(n int, v string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	long := make([]string, 100) // past the short-list scan, all distinct
+	for i := range long {
+		long[i] = strconv.Itoa(i)
+	}
+	tests := []struct {
+		name string
+		in   []string
+		want string
+	}{
+		{"nil", nil, ""},
+		{"distinct", []string{"new", "closed"}, "new,closed"},
+		{"first-seen order", []string{"closed", "new", "closed", "in_review", "new"}, "closed,new,in_review"},
+		{"50,000 copies", many(50_000, "closed"), "closed"},
+		{"long and distinct", long, strings.Join(long, ",")},
+		{"long with a repeat at the end", append(long, "0"), strings.Join(long, ",")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := JoinValues(tc.in); got != tc.want {
+				t.Errorf("JoinValues = %.80q, want %.80q", got, tc.want)
+			}
+		})
+	}
+	distinct := []int64{1, 2, 3}
+	if got := Unique(distinct); &got[0] != &distinct[0] {
+		t.Error("a list without repeats was copied")
 	}
 }
 

@@ -3,12 +3,24 @@ package model
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
 
 // ErrBadCursor is returned for an `after` cursor that Stacker did not issue.
 var ErrBadCursor = errors.New("invalid cursor")
+
+// ErrCursorOutOfRange is returned for a well-formed cursor past
+// MaxCursorOffset: no list Stacker serves is that long, so it did not issue
+// it. It matches ErrBadCursor with errors.Is.
+var ErrCursorOutOfRange = fmt.Errorf("%w: position out of range", ErrBadCursor)
+
+// MaxCursorOffset is the largest position a cursor may hold. No list behind
+// Stacker comes near a billion items; the bound keeps every sum and page
+// number built from a position (offset+first, the service's page, which it
+// takes as a 32-bit number) far from overflow.
+const MaxCursorOffset = 1 << 30
 
 // cursorPrefix versions the cursor format, so a future change can still read
 // (or clearly refuse) cursors that clients kept.
@@ -32,10 +44,12 @@ func (c *CaseConnection) Edges() []*CaseEdge {
 	return edges
 }
 
-// PageInfo says where the page sits in the whole list.
+// PageInfo says where the page sits in the whole list. Earlier items exist
+// when the page does not start at the beginning and the list is not empty: a
+// cursor may point past the end of a list that shrank since it was issued.
 func (c *CaseConnection) PageInfo() *PageInfo {
 	pi := &PageInfo{
-		HasPreviousPage: c.Offset > 0,
+		HasPreviousPage: c.Offset > 0 && c.TotalCount > 0,
 		HasNextPage:     c.Offset+len(c.Nodes) < c.TotalCount,
 	}
 	if len(c.Nodes) > 0 {
@@ -61,8 +75,14 @@ func DecodeCursor(cursor string) (int, error) {
 		return 0, ErrBadCursor
 	}
 	offset, err := strconv.Atoi(n)
+	if errors.Is(err, strconv.ErrRange) && n != "" && n[0] != '-' {
+		return 0, ErrCursorOutOfRange
+	}
 	if err != nil || offset < 0 || EncodeCursor(offset) != cursor {
 		return 0, ErrBadCursor // only the canonical form: one cursor per position
+	}
+	if offset > MaxCursorOffset {
+		return 0, ErrCursorOutOfRange
 	}
 	return offset, nil
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/base64"
 	"errors"
 	"testing"
 )
@@ -19,6 +20,56 @@ func TestDecodeCursorRejectsForgeries(t *testing.T) {
 		if _, err := DecodeCursor(c); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("DecodeCursor(%q) = %v, want ErrBadCursor", c, err)
 		}
+	}
+}
+
+func TestDecodeCursorRange(t *testing.T) {
+	raw := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name   string
+		cursor string
+		want   int
+		err    error
+	}{
+		{"largest", EncodeCursor(MaxCursorOffset), MaxCursorOffset, nil},
+		{"one past", EncodeCursor(MaxCursorOffset + 1), 0, ErrCursorOutOfRange},
+		{"near MaxInt64", raw("offset:v1:9223372036854775000"), 0, ErrCursorOutOfRange},
+		{"MaxInt64", raw("offset:v1:9223372036854775807"), 0, ErrCursorOutOfRange},
+		{"past MaxInt64", raw("offset:v1:99999999999999999999"), 0, ErrCursorOutOfRange},
+		{"below MinInt64", raw("offset:v1:-99999999999999999999"), 0, ErrBadCursor},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeCursor(tc.cursor)
+			if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Errorf("DecodeCursor = %d, %v, want %d, %v", got, err, tc.want, tc.err)
+			}
+			if err != nil && !errors.Is(err, ErrBadCursor) {
+				t.Errorf("%v does not match ErrBadCursor", err)
+			}
+		})
+	}
+}
+
+func TestHasPreviousPage(t *testing.T) {
+	tests := []struct {
+		name          string
+		offset, total int
+		nodes         int
+		want          bool
+	}{
+		{"first page", 0, 10, 5, false},
+		{"second page", 5, 10, 5, true},
+		{"past the end of a list that shrank", 22, 10, 0, true},
+		{"past the end of an empty list", 22, 0, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &CaseConnection{TotalCount: tc.total, Offset: tc.offset, Nodes: make([]*Case, tc.nodes)}
+			if got := c.PageInfo().HasPreviousPage; got != tc.want {
+				t.Errorf("hasPreviousPage = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -39,7 +39,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "AppointmentsByCaseIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.AppointmentsByCaseIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.AppointmentsByCaseIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "appointments: by case ids: ",
 		},

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stacker/stacker/upstream"
@@ -109,7 +108,7 @@ func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, err
 func (c *Client) List(ctx context.Context, p ListParams) (Page, error) {
 	query := url.Values{}
 	if len(p.Statuses) > 0 {
-		query.Set("status", strings.Join(p.Statuses, ","))
+		query.Set("status", upstream.JoinValues(p.Statuses))
 	}
 	if p.AssigneeID != nil {
 		query.Set("assignee_id", strconv.FormatInt(*p.AssigneeID, 10))

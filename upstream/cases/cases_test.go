@@ -48,6 +48,16 @@ func TestClient(t *testing.T) {
 			Want:  cases.Page{Cases: []cases.Case{case3Want}, Meta: cases.Meta{Page: 2, PerPage: 1, Total: 7}},
 		},
 		{
+			Name: "List sends each status once",
+			Body: `{"cases":[],"meta":{"page":1,"per_page":25,"total":0}}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.List(ctx, cases.ListParams{Statuses: []string{cases.StatusClosed, cases.StatusNew, cases.StatusClosed, cases.StatusClosed}})
+			},
+			Method: "GET", Path: "/cases",
+			Query: url.Values{"status": {"closed,new"}},
+			Want:  cases.Page{Cases: []cases.Case{}, Meta: cases.Meta{Page: 1, PerPage: 25}},
+		},
+		{
 			Name:   "List without filters sends no parameters",
 			Body:   `{"cases":[],"meta":{"page":1,"per_page":25,"total":0}}`,
 			Call:   func(ctx context.Context, c C) (any, error) { return c.List(ctx, cases.ListParams{}) },
@@ -73,7 +83,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "CasesByIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.CasesByIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.CasesByIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "cases: by ids: ",
 		},

@@ -32,7 +32,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "DoctorsByIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.DoctorsByIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.DoctorsByIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "doctors: by ids: ",
 		},

@@ -31,7 +31,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "DocumentsByCaseIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.DocumentsByCaseIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.DocumentsByCaseIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "documents: by case ids: ",
 		},

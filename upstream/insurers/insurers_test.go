@@ -28,7 +28,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "InsurersByIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.InsurersByIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.InsurersByIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "insurers: by ids: ",
 		},

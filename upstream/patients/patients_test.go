@@ -37,7 +37,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "PatientsByIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.PatientsByIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.PatientsByIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "patients: by ids: ",
 		},

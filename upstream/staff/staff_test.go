@@ -28,7 +28,7 @@ func TestClient(t *testing.T) {
 		{
 			Name: "StaffByIDs over MaxIDs makes no call",
 			Call: func(ctx context.Context, c C) (any, error) {
-				return c.StaffByIDs(ctx, make([]int64, upstream.MaxIDs+1))
+				return c.StaffByIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
 			},
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "staff: by ids: ",
 		},

@@ -209,3 +209,13 @@ func checkRequest(t *testing.T, r Request, method, path string, query url.Values
 		t.Errorf("Content-Type = %q", ct)
 	}
 }
+
+// DistinctIDs returns the ids 1..n: a list longer than upstream.MaxIDs must
+// be n distinct ids, since repeats are sent (and counted) once.
+func DistinctIDs(n int) []int64 {
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	return ids
+}
