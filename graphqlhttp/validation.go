@@ -50,7 +50,7 @@ func withoutSuggestions(rule core.RuleFunc) core.RuleFunc {
 }
 
 // longQuoted finds a quoted name or value longer than an echo may be.
-var longQuoted = regexp.MustCompile(`"[^"]{` + strconv.Itoa(maxEcho) + `,}"`)
+var longQuoted = regexp.MustCompile(`"[^"]{` + strconv.Itoa(MaxEcho) + `,}"`)
 
 func dropSuggestion(err *gqlerror.Error) {
 	if i := strings.Index(err.Message, " Did you mean"); i >= 0 {
@@ -71,7 +71,7 @@ func LimitErrors(max int) graphql.ResponseMiddleware {
 			return resp
 		}
 		for _, e := range resp.Errors {
-			if len(e.Message) > 2*maxEcho {
+			if len(e.Message) > 2*MaxEcho {
 				e.Message = longQuoted.ReplaceAllStringFunc(e.Message, func(q string) string { return `"` + clip(q[1:len(q)-1]) + `"` })
 			}
 		}

@@ -172,23 +172,3 @@ func describe(v any) string {
 	}
 	return "this value"
 }
-
-// maxEcho is the most of a client's value an error message repeats: enough
-// to recognise it, never enough to amplify a large input.
-const maxEcho = 64
-
-// Clip shortens a client-supplied value for an error message or a log line.
-func Clip(s string) string { return clip(s) }
-
-func clip(s string) string {
-	if len(s) <= maxEcho {
-		return s
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

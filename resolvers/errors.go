@@ -10,12 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/upstream"
 )
@@ -44,11 +44,6 @@ func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
 
-// maxEcho caps how much of a client's value a message repeats:
-// enough to recognise the value, never enough to turn a 900 KB argument into
-// a 900 KB answer and a 900 KB log line.
-const maxEcho = 64
-
 // maxGqlgenMessage caps a parse or validation message of gqlgen's, which
 // quotes the client's names and values whole.
 const maxGqlgenMessage = 256
@@ -58,28 +53,13 @@ const maxGqlgenMessage = 256
 // client sent (a search text, a specialty) that no helper clipped on the way.
 const maxLoggedError = 2048
 
-// clip returns s cut to at most n bytes, at a rune boundary, with an
-// ellipsis when anything was cut. It is the one helper that caps echoed
-// values: echo uses it for messages, ErrorPresenter for gqlgen's own
-// messages, logError for log lines.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
 // echo formats a client's value for a message: strings quoted, everything
-// clipped to maxEcho bytes.
+// clipped to graphqlhttp.MaxEcho bytes.
 func echo(v any) string {
 	if s, ok := v.(string); ok {
-		return strconv.Quote(clip(s, maxEcho))
+		return strconv.Quote(graphqlhttp.Clip(s, graphqlhttp.MaxEcho))
 	}
-	return clip(fmt.Sprint(v), maxEcho)
+	return graphqlhttp.Clip(fmt.Sprint(v), graphqlhttp.MaxEcho)
 }
 
 // refusedArgument marks an upstream 400 (upstream.ErrBadRequest) as the
@@ -137,7 +117,7 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 		// they quote the document and variables ("NOPE… is not a valid
 		// CaseStatus"), so they are clipped like any echoed value, with room
 		// for gqlgen's own words.
-		gerr.Message = clip(gerr.Message, maxGqlgenMessage)
+		gerr.Message = graphqlhttp.Clip(gerr.Message, maxGqlgenMessage)
 		return gerr
 	}
 	var code, service, msg string
@@ -378,7 +358,7 @@ func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Err
 	attrs := []slog.Attr{
 		slog.String("code", code),
 		slog.String("path", gerr.Path.String()),
-		slog.String("error", clip(logged, maxLoggedError)),
+		slog.String("error", graphqlhttp.Clip(logged, maxLoggedError)),
 	}
 	if id, ok := upstream.RequestID(ctx); ok {
 		attrs = append(attrs, slog.String("request_id", id))
