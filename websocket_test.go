@@ -252,14 +252,15 @@ func TestWebSocketStalledClientIsDisconnected(t *testing.T) {
 	t.Logf("dropped and disconnected after %v", time.Since(start))
 }
 
-// wsConnGoroutines counts the goroutines of gqlgen's WebSocket connections
-// in this process.
+// wsConnGoroutines counts the goroutines in this process that serve a
+// WebSocket connection: gqlgen's, the wrapper's and the subscriptions'.
 func wsConnGoroutines() int {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "handler/transport.(*wsConnection)") {
+		if strings.Contains(g, "handler/transport.(*wsConnection)") || strings.Contains(g, "main.(*noticedConn)") ||
+			strings.Contains(g, "stacker/resolvers.stream[") {
 			n++
 		}
 	}
