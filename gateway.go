@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -25,7 +24,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	coderws "github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/config"
@@ -221,14 +219,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// WebSocket, and GraphQL over Server-Sent Events.
 	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(transport.Websocket{
-		Implementation: noticedWebsockets{transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{OriginPatterns: originHosts(cfg.CORSOrigins)}}},
-		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			return res.WithConnection(ctx), nil, nil
-		},
-		KeepAlivePingInterval: 10 * time.Second,
-		InitTimeout:           10 * time.Second,
-	})
+	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
@@ -256,77 +247,6 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
-}
-
-// noticedWebsockets closes connections with the code and reason the
-// resolvers recorded (shutdown, a client that fell behind) instead of the
-// transport's plain "1000 terminated", so clients know why and reconnect.
-type noticedWebsockets struct {
-	transport.WebsocketImplementation
-}
-
-func (n noticedWebsockets) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := n.WebsocketImplementation.Accept(w, r, o)
-	if err != nil {
-		return nil, err
-	}
-	notice, _ := resolvers.CloseNoticeFrom(r.Context())
-	return &noticedConn{WebsocketConn: conn, notice: notice}, nil
-}
-
-type noticedConn struct {
-	transport.WebsocketConn
-	notice *resolvers.CloseNotice
-}
-
-func (c *noticedConn) WriteClose(code int, msg string) error {
-	if c.notice != nil {
-		if nc, reason, ok := c.notice.Get(); ok {
-			code, msg = nc, reason
-		}
-	}
-	return c.WebsocketConn.WriteClose(code, msg)
-}
-
-// The transport looks for these on the connection; pass them through.
-func (c *noticedConn) SetReadLimit(limit int64) {
-	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
-		l.SetReadLimit(limit)
-	}
-}
-
-func (c *noticedConn) SetReadDeadline(t time.Time) error {
-	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
-		return d.SetReadDeadline(t)
-	}
-	return nil
-}
-
-// withCloseNotice gives WebSocket upgrade requests a close notice.
-func withCloseNotice(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" {
-			ctx, _ := resolvers.WithCloseNotice(r.Context())
-			r = r.WithContext(ctx)
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// originHosts turns the CORS allow-list into the WebSocket library's origin
-// patterns (hosts); without any, only same-origin pages and clients that send
-// no Origin (servers, scripts) may open a WebSocket.
-func originHosts(origins []string) []string {
-	var hosts []string
-	for _, o := range origins {
-		if o == "*" {
-			return []string{"*"}
-		}
-		if u, err := url.Parse(o); err == nil {
-			hosts = append(hosts, u.Host)
-		}
-	}
-	return hosts
 }
 
 // newAPQCache is Redis when configured (shared by all replicas), memory

@@ -55,6 +55,7 @@ type liveSub struct {
 	match   func(events.Event) bool
 	ch      chan delivery
 	dropped atomic.Bool
+	conn    *wsConn // the WebSocket connection it runs on; nil on SSE
 }
 
 // delivery is the events of one burst a subscription wants, with the
@@ -82,7 +83,8 @@ func (lv *live) add(ctx context.Context, match func(events.Event) bool) (*liveSu
 	if lv == nil || lv.bus == nil {
 		return nil, ErrNoEvents
 	}
-	if c, ok := ctx.Value(connKey{}).(*wsConn); ok {
+	c, _ := ctx.Value(connKey{}).(*wsConn)
+	if c != nil {
 		if c.n.Add(1) > int32(lv.opts.MaxPerConn) {
 			c.n.Add(-1)
 			return nil, ErrTooManyOnConn
@@ -99,7 +101,7 @@ func (lv *live) add(ctx context.Context, match func(events.Event) bool) (*liveSu
 		lv.stop, lv.done, lv.started = cancel, make(chan struct{}), true
 		go lv.run(ctx)
 	}
-	s := &liveSub{match: match, ch: make(chan delivery, lv.opts.Buffer)}
+	s := &liveSub{match: match, ch: make(chan delivery, lv.opts.Buffer), conn: c}
 	lv.subs[s] = struct{}{}
 	return s, nil
 }
@@ -211,6 +213,14 @@ func (lv *live) fanOut(burst []events.Event) {
 			close(s.ch)
 			delete(lv.subs, s)
 			lv.log.Warn("dropped a subscription that could not keep up", "buffer", cap(s.ch))
+			if s.conn != nil {
+				// Close its connection now, rather than let it miss events
+				// silently; not from the subscription's goroutine, which
+				// waits behind the transport's write to a client that may
+				// never read again.
+				lv.log.Info("closing a connection that did not keep up", "error", errSlowSubscriber)
+				s.conn.closeWith(s.conn.ctx, CloseTryAgainLater, fmt.Sprintf("too slow: more than %d events waiting; reconnect", cap(s.ch)))
+			}
 		}
 	}
 }
@@ -248,6 +258,7 @@ type CloseNotice struct {
 	mu     sync.Mutex
 	code   int
 	reason string
+	done   chan struct{} // closed by the first Set
 }
 
 // Set records why the connection is closing (first reason wins).
@@ -256,7 +267,23 @@ func (n *CloseNotice) Set(code int, reason string) {
 	defer n.mu.Unlock()
 	if n.code == 0 {
 		n.code, n.reason = code, reason
+		close(n.doneLocked())
 	}
+}
+
+// Done is closed once a reason is set: the WebSocket layer closes the
+// connection then, even while the transport is stuck writing to it.
+func (n *CloseNotice) Done() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.doneLocked()
+}
+
+func (n *CloseNotice) doneLocked() chan struct{} {
+	if n.done == nil {
+		n.done = make(chan struct{})
+	}
+	return n.done
 }
 
 // Get returns the recorded code and reason, or ok false.
@@ -340,14 +367,7 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 				return
 			case got, ok := <-s.ch:
 				if !ok {
-					if s.dropped.Load() {
-						// Disconnect the client rather than let it miss events silently.
-						r.log.Info("closing a connection that did not keep up", "error", errSlowSubscriber)
-						if c, ok := ctx.Value(connKey{}).(*wsConn); ok {
-							c.closeWith(ctx, CloseTryAgainLater, fmt.Sprintf("too slow: more than %d events waiting; reconnect", cap(s.ch)))
-						}
-					}
-					return
+					return // dropped (fanOut closed a WebSocket) or shut down
 				}
 				d = got
 			}

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,4 +45,32 @@ func TestLiveDropsSlowSubscribers(t *testing.T) {
 		t.Errorf("slow subscriber had %d events buffered, want 2", n)
 	}
 	lv.close()
+}
+
+// A dropped subscriber's WebSocket connection is closed (1013) when it is
+// dropped, not when its subscription next runs: that may be never, behind a
+// write to a client that stopped reading.
+func TestLiveClosesTheConnectionOfADroppedSubscriber(t *testing.T) {
+	bus := memory.New(slog.New(slog.DiscardHandler), events.Options{})
+	defer bus.Close()
+	r := &Resolver{log: slog.New(slog.DiscardHandler)}
+	r.live = newLive(bus, func() *loaders.Loaders { return &loaders.Loaders{} }, LiveOptions{Buffer: 2}, r.log)
+	defer r.live.close()
+	ctx, notice := WithCloseNotice(context.Background())
+	conn := r.WithConnection(ctx)
+	if _, err := r.live.add(conn, func(events.Event) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	ev := events.Event{Type: events.TypeCaseUpdated, CaseID: 1, OccurredAt: time.Now()}
+	for range 3 { // nobody reads: the third does not fit
+		r.live.fanOut([]events.Event{ev})
+	}
+	if code, reason, ok := notice.Get(); !ok {
+		t.Fatal("the connection was not closed when its subscriber was dropped")
+	} else if code != CloseTryAgainLater || !strings.Contains(reason, "reconnect") {
+		t.Errorf("close notice %d %q, want 1013 asking to reconnect", code, reason)
+	}
+	if conn.Err() == nil {
+		t.Error("the connection's context is still live")
+	}
 }
