@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,34 +13,6 @@ import (
 
 	"github.com/stacker/stacker/config"
 )
-
-// locatedError is one entry of a response's errors with its locations, which
-// the harness's gqlError leaves out.
-type locatedError struct {
-	gqlError
-	Locations []struct{ Line, Column int } `json:"locations"`
-}
-
-// doLocated posts an operation and returns its data, raw, and its errors
-// with their locations.
-func (e *testEnv) doLocated(t testing.TB, query string, vars map[string]any) (json.RawMessage, []locatedError) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := e.HTTP.Post(e.URL, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("POST: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []locatedError  `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatalf("decoding %.200q: %v", raw, err)
-	}
-	return r.Data, r.Errors
-}
 
 // TestUpstreamErrorsDoNotLeak: whatever an upstream answers, the message is
 // Stacker's own, the code says whose fault it is, and the detail goes to the
@@ -144,7 +115,8 @@ func TestArgumentErrorsEndAtTheField(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			data, errs := e.doLocated(t, tc.query, tc.vars)
+			var data json.RawMessage
+			errs := e.do(t, tc.query, tc.vars, &data)
 			if len(errs) != 1 {
 				t.Fatalf("errors = %s, want one", jsonString(errs))
 			}

@@ -199,9 +199,10 @@ func startGateway(t testing.TB, extraEnv map[string]string, shared *testEnv) *te
 
 // gqlError is one entry of a response's errors.
 type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
+	Message    string                       `json:"message"`
+	Path       []any                        `json:"path"`
+	Locations  []struct{ Line, Column int } `json:"locations"`
+	Extensions map[string]any               `json:"extensions"`
 }
 
 func (e gqlError) pathString() string {

@@ -35,13 +35,7 @@ func TestQuadraticValidationIsRefused(t *testing.T) {
 		}
 	})
 	t.Run("GET", func(t *testing.T) {
-		resp, err := http.Get(e.URL + "?query=" + url.QueryEscape(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]any
-		json.NewDecoder(resp.Body).Decode(&body)
+		_, body := get(t, e.URL, doc)
 		if code := firstCode(body); code != "TOO_MANY_FIELDS" {
 			t.Errorf("code %q: %.300v", code, body)
 		}
@@ -191,6 +185,21 @@ func TestUnreadAnswerIsCutOff(t *testing.T) {
 	})
 }
 
+// get sends a query over GET and decodes the JSON answer.
+func get(t *testing.T, endpoint, query string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(endpoint + "?query=" + url.QueryEscape(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET answer is not JSON: %v", err)
+	}
+	return resp.StatusCode, body
+}
+
 func rawConn(t *testing.T, base string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -206,15 +215,9 @@ func rawConn(t *testing.T, base string) net.Conn {
 func TestGETObeysTheBodyLimit(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_MAX_BODY_BYTES": "65536"})
 	doc := `{ case(id: 1) { id } }` + " #" + strings.Repeat("x", 66<<10)
-	resp, err := http.Get(e.URL + "?query=" + url.QueryEscape(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != http.StatusRequestURITooLong || firstCode(body) != "REQUEST_TOO_LARGE" {
-		t.Errorf("%d %v", resp.StatusCode, body)
+	status, body := get(t, e.URL, doc)
+	if status != http.StatusRequestURITooLong || firstCode(body) != "REQUEST_TOO_LARGE" {
+		t.Errorf("%d %v", status, body)
 	}
 	if status, _, _ := post(t, e.URL, map[string]any{"query": doc}, nil); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("POST: %d", status)

@@ -319,7 +319,7 @@ func TestOriginPolicy(t *testing.T) {
 // upgrade with 403, whatever Host says.
 func TestWebSocketOrigins(t *testing.T) {
 	cors := "https://console.example.com"
-	prod := startStacker(t, map[string]string{"STACKER_CORS_ORIGINS": cors, "STACKER_ENV": "production"})
+	prod := startStacker(t, map[string]string{"STACKER_CORS_ORIGINS": cors, "STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off"})
 	dev := startStacker(t, map[string]string{"STACKER_CORS_ORIGINS": cors})
 	for _, tc := range []struct {
 		name, origin, host string
