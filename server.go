@@ -10,6 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/stacker/stacker/gateway"
+	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/loadtest"
+	"github.com/stacker/stacker/schemacheck"
 )
 
 func main() {
@@ -63,13 +68,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout, stderr)
+		return gateway.Run(ctx, getenv, stdout, stderr)
 	case "demo":
-		return serveDemo(ctx, getenv, stdout, stderr)
+		return gateway.RunDemo(ctx, getenv, stdout, stderr)
 	case "load":
-		return runLoad(ctx, args[2:], stdout, stderr)
+		return loadtest.Run(ctx, args[2:], stdout, stderr)
 	case "schema":
-		if code := runSchema(ctx, args[2:], stdout, stderr); code != 0 {
+		// Against the schema this binary serves.
+		schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+		if code := schemacheck.Run(ctx, args[2:], schema, stdout, stderr); code != 0 {
 			return exitError(code)
 		}
 		return nil

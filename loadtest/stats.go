@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/stacker/stacker/debugserver"
 )
 
 // stackerStats is the body of Stacker's stats endpoint.
-type stackerStats struct {
-	CPUSeconds     float64 `json:"cpu_seconds"`   // cumulative user+sys CPU of the process
-	MaxRSSBytes    int64   `json:"max_rss_bytes"` // peak RSS so far (ru_maxrss)
-	HeapInuseBytes int64   `json:"heap_inuse_bytes"`
-	Goroutines     int     `json:"goroutines"`
-}
+type stackerStats = debugserver.Stats
 
 // demoStats is the body of the demo services' stats endpoint: cumulative
 // requests per service.
@@ -75,7 +72,7 @@ func stackerFigures(before, after stackerStats, queries int) Stacker {
 	s := Stacker{
 		CPUSeconds:      after.CPUSeconds - before.CPUSeconds,
 		PeakRSSBytes:    after.MaxRSSBytes,
-		HeapInuseBytes:  after.HeapInuseBytes,
+		HeapInuseBytes:  int64(after.HeapInuseBytes),
 		GoroutinesStart: before.Goroutines,
 		GoroutinesEnd:   after.Goroutines,
 	}

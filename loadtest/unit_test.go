@@ -160,7 +160,7 @@ func TestStackerFigures(t *testing.T) {
 			if math.Abs(got.CPUMsPerQuery-tc.wantCPUMs) > 1e-9 {
 				t.Errorf("CPU %v ms/query, want %v", got.CPUMsPerQuery, tc.wantCPUMs)
 			}
-			if got.PeakRSSBytes != tc.after.MaxRSSBytes || got.HeapInuseBytes != tc.after.HeapInuseBytes {
+			if got.PeakRSSBytes != tc.after.MaxRSSBytes || got.HeapInuseBytes != int64(tc.after.HeapInuseBytes) {
 				t.Errorf("memory %d/%d, want the after values %d/%d", got.PeakRSSBytes, got.HeapInuseBytes, tc.after.MaxRSSBytes, tc.after.HeapInuseBytes)
 			}
 			if got.GoroutinesStart != tc.before.Goroutines || got.GoroutinesEnd != tc.after.Goroutines {

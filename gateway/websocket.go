@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // Subscriptions over WebSocket: which pages may open a connection (the
 // origin check), and the connection wrapper that holds gqlgen's transport to

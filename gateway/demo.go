@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -17,16 +17,17 @@ import (
 	"github.com/stacker/stacker/events/eventsurl"
 )
 
-// serveDemo runs only the demo services, so a benchmark can run them in a
-// process of their own and count the gateway's CPU alone. It prints one
+// RunDemo is the `demo` command: it runs only the demo services, so a
+// benchmark can run them in a process of their own and count the gateway's
+// CPU alone. It prints one
 // STACKER_<SERVICE>_URL=... line per service (ready for `env $(cat file)`)
 // and STACKER_DEMO_STATS_URL, where the load command reads request counts.
-func serveDemo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+func RunDemo(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	log := newLogger(cfg, stderr)
+	log := NewLogger(cfg, stderr)
 	bus, err := openBus(ctx, cfg, log)
 	if err != nil {
 		return err

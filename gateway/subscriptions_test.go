@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bufio"
@@ -236,9 +236,9 @@ func TestSubscribersShareOneFetch(t *testing.T) {
 // The real npm clients, graphql-ws and graphql-sse, subscribe; a mutation is
 // sent; both get the event with the selected fields resolved.
 func TestRealClientsSubscribe(t *testing.T) {
-	needTool(t, "e2e/node_modules/graphql-ws", "run ./test.sh, or npm ci in e2e/")
+	needTool(t, "../e2e/node_modules/graphql-ws", "run ./test.sh, or npm ci in e2e/")
 	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t)})
-	cmd := exec.Command("node", "e2e/subscriptions.mjs", e.URL, "77")
+	cmd := exec.Command("node", "../e2e/subscriptions.mjs", e.URL, "77")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr syncBuffer
 	cmd.Stderr = &stderr

@@ -1,8 +1,7 @@
-package main
+package gateway
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,16 +10,10 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/operations"
 )
 
-func caseBoardQuery(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile("operations/CaseBoard.graphql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func caseBoardQuery(testing.TB) string { return operations.CaseBoard }
 
 // caseBoard is the shape of the case board's answer.
 type caseBoard struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -21,7 +22,7 @@ func TestSchemaCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
-			var out syncBuffer
+			var out bytes.Buffer
 			err := run(context.Background(), tc.args, func(string) string { return "" }, &out, &out)
 			var ee exitError
 			switch {
@@ -34,5 +35,23 @@ func TestSchemaCommand(t *testing.T) {
 				t.Errorf("output lacks %q:\n%.500s", tc.wantOut, out.String())
 			}
 		})
+	}
+}
+
+func TestCommands(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"stacker", "frobnicate"}, func(string) string { return "" }, &out, &out)
+	var ue usageError
+	if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "usage: stacker") {
+		t.Errorf("unknown command: run = %v, want a usage error", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"stacker", "help"}, func(string) string { return "" }, &out, &out); err != nil || !strings.Contains(out.String(), "commands:") {
+		t.Errorf("help: %v %q", err, out.String())
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"stacker"}, func(k string) string { return map[string]string{"STACKER_ADDR": "nowhere:-1"}[k] }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "STACKER_ADDR") {
+		t.Errorf("serve with a bad address: run = %v", err)
 	}
 }

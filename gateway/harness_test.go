@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 	"github.com/stacker/stacker/events/eventsurl"
 )
 
-// testEnv is a whole Stacker started by run() on :0, in front of the demo
+// testEnv is a whole Stacker started by Run on :0, in front of the demo
 // services started by the test itself (so the test can count their calls and
 // inject faults), as an operator would point Stacker at real services.
 type testEnv struct {
@@ -70,7 +70,7 @@ func (f *faults) middleware(service string, next http.Handler) http.Handler {
 	})
 }
 
-// syncBuffer is an io.Writer tests can read while run() writes to it.
+// syncBuffer is an io.Writer tests can read while Run writes to it.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -152,7 +152,7 @@ func startGateway(t testing.TB, extraEnv map[string]string, shared *testEnv) *te
 	}
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"stacker"}, func(k string) string { return env[k] }, stdout, stderr) }()
+	go func() { done <- Run(ctx, func(k string) string { return env[k] }, stdout, stderr) }()
 	var stopOnce sync.Once
 	var stopErr error
 	stop := func() error {
@@ -272,5 +272,3 @@ func closedURL(t testing.TB) string {
 	ln.Close()
 	return "http://" + addr
 }
-
-func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bytes"
@@ -34,9 +34,9 @@ func needTool(t *testing.T, path, how string) {
 // checks of the GraphQL-over-HTTP specification, against a live Stacker.
 // Every MUST and SHOULD must pass.
 func TestGraphQLHTTPAudit(t *testing.T) {
-	needTool(t, "e2e/node_modules/graphql-http", "run ./test.sh, or npm ci in e2e/")
+	needTool(t, "../e2e/node_modules/graphql-http", "run ./test.sh, or npm ci in e2e/")
 	e := startStacker(t, nil)
-	out, err := exec.Command("node", "e2e/audit.mjs", e.URL).Output()
+	out, err := exec.Command("node", "../e2e/audit.mjs", e.URL).Output()
 	if err != nil {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
@@ -185,7 +185,7 @@ func TestTrustedDocuments(t *testing.T) {
 	t.Run("a manifest that does not parse stops startup", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.json")
 		os.WriteFile(bad, []byte("[1,2"), 0o600)
-		err := run(t.Context(), []string{"stacker"}, func(k string) string {
+		err := Run(t.Context(), func(k string) string {
 			return map[string]string{"STACKER_TRUSTED_DOCUMENTS": bad, "STACKER_ADDR": "127.0.0.1:0"}[k]
 		}, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "STACKER_TRUSTED_DOCUMENTS") {

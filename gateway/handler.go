@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/resolvers"
+)
+
+// newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's
+// NewDefaultServer is meant for examples): Stacker's GraphQL-over-HTTP
+// transport, a parsed-query cache, the request limits, persisted queries,
+// the error presenter and per-operation loaders. The extensions that read
+// the document run in order: trusted documents resolve or refuse it, APQ
+// resolves a hash, then the limits look at the final text.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments) *handler.Server {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
+	srv := handler.New(es)
+	// GraphQL over HTTP first: it claims every request but WebSocket
+	// upgrades and Server-Sent Events, which go to the subscription
+	// transports: graphql-transport-ws (and the legacy graphql-ws) over
+	// WebSocket, and GraphQL over Server-Sent Events.
+	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second))
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	srv.SetParserTokenLimit(cfg.MaxTokens)
+	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
+	srv.SetValidationRulesFn(graphqlhttp.ValidationRules(cfg.FieldSuggestions))
+	if trusted != nil {
+		srv.Use(trusted)
+	}
+	if apq != nil {
+		srv.Use(&graphqlhttp.APQ{Cache: apq, MaxEntryBytes: cfg.APQMaxEntryBytes})
+	}
+	srv.Use(&graphqlhttp.Limits{
+		MaxTokens: cfg.MaxTokens, MaxDepth: cfg.MaxDepth, MaxAliases: cfg.MaxAliases,
+		MaxRootFields: cfg.MaxRootFields, MaxDirectives: cfg.MaxDirectives, MaxCost: cfg.MaxCost,
+		MaxFields: cfg.MaxFields, MaxRepeats: cfg.MaxFieldRepeats,
+		Cost: resolvers.CostModel(), Schema: es.Schema(),
+	})
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(graphqlhttp.NoIntrospection{})
+	}
+	srv.SetErrorPresenter(res.ErrorPresenter)
+	srv.SetRecoverFunc(res.Recover)
+	srv.AroundOperations(res.AroundOperations)
+	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
+	srv.AroundResponses(resolvers.SortErrors)
+	return srv
+}
+
+// newAPQCache is Redis when configured (shared by all replicas), memory
+// otherwise.
+func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (graphql.Cache[string], func(), error) {
+	if cfg.RedisURL == "" {
+		return graphqlhttp.NewMemoryAPQCache(cfg.APQMaxBytes), func() {}, nil
+	}
+	c, err := graphqlhttp.NewRedisAPQCache(cfg.RedisURL, cfg.APQMaxBytes, log.With("component", "apq"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: STACKER_REDIS_URL: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx); err != nil {
+		log.Warn("redis does not answer yet; persisted queries degrade to misses until it does", "error", err)
+	}
+	return c, func() { c.Close() }, nil
+}

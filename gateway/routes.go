@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/operations"
+	"github.com/stacker/stacker/playground"
+)
+
+// routes lists every route of the gateway.
+func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", cors.Wrap(noSniff(withCloseNotice(gql))))
+	pg := playground.Handler(playground.Options{
+		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: operations.CaseBoard, Title: "Stacker",
+	})
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET /graphiql", pg)
+	mux.Handle("GET /playground/", pg)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	return withRequestID(withAccessLog(mux, log))
+}
