@@ -21,6 +21,7 @@ import (
 	"github.com/stacker/stacker/debugserver"
 	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 		Logger:           log,
 		OperationTimeout: cfg.OperationTimeout,
 		Events:           bus,
-		Live:             resolvers.LiveOptions{MaxPerReplica: cfg.MaxSubscriptions, MaxPerConn: cfg.MaxSubscriptionsPerConnection},
+		Live:             live.Options{MaxPerReplica: cfg.MaxSubscriptions, MaxPerConn: cfg.MaxSubscriptionsPerConnection},
 	})
 	g.closers = append(g.closers, res.Close)
 

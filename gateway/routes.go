@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
 )
@@ -13,7 +14,7 @@ import (
 // routes lists every route of the gateway.
 func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", cors.Wrap(noSniff(withCloseNotice(gql))))
+	mux.Handle("/graphql", cors.Wrap(noSniff(live.CloseNotices(gql))))
 	pg := playground.Handler(playground.Options{
 		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: operations.CaseBoard, Title: "Stacker",
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	coderws "github.com/coder/websocket"
+	"github.com/stacker/stacker/live"
 )
 
 // FuzzWebSocketMessages sends arbitrary sequences of graphql-transport-ws
@@ -31,7 +32,7 @@ func FuzzWebSocketMessages(f *testing.F) {
 		f.Add(seed)
 	}
 	e := startStacker(f, nil)
-	allowed := []coderws.StatusCode{closeBadRequest, closeUnauthorized, closeSubscriberExists, closeTooManyInitRequests}
+	allowed := []coderws.StatusCode{live.CloseBadRequest, live.CloseUnauthorized, live.CloseSubscriberExists, live.CloseTooManyInitRequests}
 
 	f.Fuzz(func(t *testing.T, script string) {
 		lines := strings.Split(script, "\n")
@@ -40,7 +41,7 @@ func FuzzWebSocketMessages(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		conn, _, err := dialRaw(t, ctx, e.Base, transportWSProtocol, nil, "")
+		conn, _, err := dialRaw(t, ctx, e.Base, live.TransportWSProtocol, nil, "")
 		if err != nil {
 			t.Fatal(err)
 		}

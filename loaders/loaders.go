@@ -132,15 +132,23 @@ func NewContext(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
+// NewSourceContext returns ctx whose loaders are whatever get returns when
+// they are asked for: a subscription's change with every event (live.Slot).
+func NewSourceContext(ctx context.Context, get func() *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, get)
+}
+
 // FromContext returns the loaders of the operation ctx belongs to: for a
 // subscription, those of the event being resolved.
 func FromContext(ctx context.Context) (*Loaders, bool) {
-	if s, ok := SlotFromContext(ctx); ok {
-		l := s.get()
+	switch v := ctx.Value(ctxKey{}).(type) {
+	case *Loaders:
+		return v, v != nil
+	case func() *Loaders:
+		l := v()
 		return l, l != nil
 	}
-	l, ok := ctx.Value(ctxKey{}).(*Loaders)
-	return l, ok && l != nil
+	return nil, false
 }
 
 // notFound makes the per-key result of an id the service does not know.

@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/upstream"
 )
@@ -156,12 +157,12 @@ func classify(err error) (code, service, msg string) {
 		ref *argRefusal
 	)
 	switch {
-	case errors.Is(err, ErrTooManyOnConn):
-		return CodeTooManySubs, "", ErrTooManyOnConn.Error()
-	case errors.Is(err, ErrTooManyOnReplica):
-		return CodeTooManySubs, "", ErrTooManyOnReplica.Error()
-	case errors.Is(err, ErrNoEvents):
-		return CodeNoSubscriptions, "", ErrNoEvents.Error()
+	case errors.Is(err, live.ErrTooManyOnConn):
+		return CodeTooManySubs, "", live.ErrTooManyOnConn.Error()
+	case errors.Is(err, live.ErrTooManyOnReplica):
+		return CodeTooManySubs, "", live.ErrTooManyOnReplica.Error()
+	case errors.Is(err, live.ErrNoEvents):
+		return CodeNoSubscriptions, "", live.ErrNoEvents.Error()
 	case errors.As(err, &in):
 		return CodeBadUserInput, "", in.msg
 	case errors.As(err, &lp):

@@ -17,10 +17,11 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/events"
+	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
 )
 
-// Deps are the Resolver's dependencies; run() builds them.
+// Deps are the Resolver's dependencies.
 type Deps struct {
 	Clients loaders.Clients
 	Loaders loaders.Options
@@ -30,7 +31,7 @@ type Deps struct {
 	OperationTimeout time.Duration
 	// Events is the bus subscriptions read; nil means no subscriptions.
 	Events events.Bus
-	Live   LiveOptions
+	Live   live.Options
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
@@ -40,7 +41,7 @@ type Resolver struct {
 	opts      loaders.Options
 	log       *slog.Logger
 	opTimeout time.Duration
-	live      *live
+	live      *live.Engine
 }
 
 // New returns the resolver root.
@@ -51,7 +52,7 @@ func New(d Deps) *Resolver {
 	}
 	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
 	if d.Events != nil {
-		r.live = newLive(d.Events, func() *loaders.Loaders {
+		r.live = live.New(d.Events, func() *loaders.Loaders {
 			o := d.Loaders
 			o.Shared = true
 			return loaders.New(d.Clients, o)
@@ -62,7 +63,7 @@ func New(d Deps) *Resolver {
 
 // Close ends the subscriptions' event consumer; the server calls it when
 // it shuts down.
-func (r *Resolver) Close() { r.live.close() }
+func (r *Resolver) Close() { r.live.Close() }
 
 // AroundOperations gives every operation its own loaders. It runs per
 // operation rather than per HTTP request because one WebSocket connection
@@ -77,8 +78,8 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
 		// A subscription gets fresh loaders for every event (see stream),
 		// through a slot its events fill in turn.
-		slot := loaders.NewSlot()
-		h := next(loaders.NewSlotContext(withOperationState(ctx), slot))
+		slot := live.NewSlot()
+		h := next(live.NewSlotContext(withOperationState(ctx), slot))
 		return func(ctx context.Context) *graphql.Response {
 			slot.Idle()
 			return h(ctx)

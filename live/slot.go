@@ -1,8 +1,10 @@
-package loaders
+package live
 
 import (
 	"context"
 	"sync"
+
+	"github.com/stacker/stacker/loaders"
 )
 
 // Slot holds the loaders of a subscription's current event. A subscription
@@ -16,7 +18,7 @@ import (
 // Ready before it sets the loaders and hands the event over.
 type Slot struct {
 	mu    sync.RWMutex
-	l     *Loaders
+	l     *loaders.Loaders
 	ready chan struct{}
 }
 
@@ -24,13 +26,13 @@ type Slot struct {
 func NewSlot() *Slot { return &Slot{ready: make(chan struct{}, 1)} }
 
 // Set installs the loaders for the next event.
-func (s *Slot) Set(l *Loaders) {
+func (s *Slot) Set(l *loaders.Loaders) {
 	s.mu.Lock()
 	s.l = l
 	s.mu.Unlock()
 }
 
-func (s *Slot) get() *Loaders {
+func (s *Slot) get() *loaders.Loaders {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.l
@@ -49,10 +51,10 @@ func (s *Slot) Ready() <-chan struct{} { return s.ready }
 
 type slotKey struct{}
 
-// NewSlotContext returns ctx carrying s; FromContext then returns the
-// loaders in s.
+// NewSlotContext returns ctx carrying s; loaders.FromContext then returns
+// the loaders in s, those of the event being resolved.
 func NewSlotContext(ctx context.Context, s *Slot) context.Context {
-	return context.WithValue(ctx, slotKey{}, s)
+	return loaders.NewSourceContext(context.WithValue(ctx, slotKey{}, s), s.get)
 }
 
 // SlotFromContext returns the slot of a subscription's context.

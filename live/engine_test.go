@@ -1,4 +1,4 @@
-package resolvers
+package live
 
 import (
 	"context"
@@ -17,20 +17,20 @@ import (
 func TestLiveDropsSlowSubscribers(t *testing.T) {
 	bus := memory.New(slog.New(slog.DiscardHandler), events.Options{})
 	defer bus.Close()
-	lv := newLive(bus, func() *loaders.Loaders { return &loaders.Loaders{} }, LiveOptions{Buffer: 2, MaxPerReplica: 2}, slog.New(slog.DiscardHandler))
+	lv := New(bus, func() *loaders.Loaders { return &loaders.Loaders{} }, Options{Buffer: 2, MaxPerReplica: 2}, slog.New(slog.DiscardHandler))
 	all := func(events.Event) bool { return true }
-	slow, err := lv.add(context.Background(), all)
+	slow, err := lv.Add(context.Background(), all)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, _ := lv.add(context.Background(), all)
-	if _, err := lv.add(context.Background(), all); err != ErrTooManyOnReplica {
+	fast, _ := lv.Add(context.Background(), all)
+	if _, err := lv.Add(context.Background(), all); err != ErrTooManyOnReplica {
 		t.Errorf("third subscription: %v, want ErrTooManyOnReplica", err)
 	}
 	ev := events.Event{Type: events.TypeCaseUpdated, CaseID: 1, OccurredAt: time.Now()}
 	for range 5 {
 		lv.fanOut([]events.Event{ev})
-		if d := <-fast.ch; len(d.events) != 1 || d.l == nil {
+		if d := <-fast.C; len(d.Events) != 1 || d.Loaders == nil {
 			t.Fatalf("fast subscriber got %+v", d)
 		}
 	}
@@ -38,13 +38,13 @@ func TestLiveDropsSlowSubscribers(t *testing.T) {
 		t.Error("the slow subscriber was not dropped")
 	}
 	n := 0
-	for range slow.ch { // closed after what it had buffered
+	for range slow.C { // closed after what it had buffered
 		n++
 	}
 	if n != 2 {
 		t.Errorf("slow subscriber had %d events buffered, want 2", n)
 	}
-	lv.close()
+	lv.Close()
 }
 
 // A dropped subscriber's WebSocket connection is closed (1013) when it is
@@ -53,17 +53,16 @@ func TestLiveDropsSlowSubscribers(t *testing.T) {
 func TestLiveClosesTheConnectionOfADroppedSubscriber(t *testing.T) {
 	bus := memory.New(slog.New(slog.DiscardHandler), events.Options{})
 	defer bus.Close()
-	r := &Resolver{log: slog.New(slog.DiscardHandler)}
-	r.live = newLive(bus, func() *loaders.Loaders { return &loaders.Loaders{} }, LiveOptions{Buffer: 2}, r.log)
-	defer r.live.close()
+	lv := New(bus, func() *loaders.Loaders { return &loaders.Loaders{} }, Options{Buffer: 2}, slog.New(slog.DiscardHandler))
+	defer lv.Close()
 	ctx, notice := WithCloseNotice(context.Background())
-	conn := r.WithConnection(ctx)
-	if _, err := r.live.add(conn, func(events.Event) bool { return true }); err != nil {
+	conn := lv.WithConnection(ctx)
+	if _, err := lv.Add(conn, func(events.Event) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
 	ev := events.Event{Type: events.TypeCaseUpdated, CaseID: 1, OccurredAt: time.Now()}
 	for range 3 { // nobody reads: the third does not fit
-		r.live.fanOut([]events.Event{ev})
+		lv.fanOut([]events.Event{ev})
 	}
 	if code, reason, ok := notice.Get(); !ok {
 		t.Fatal("the connection was not closed when its subscriber was dropped")
