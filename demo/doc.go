@@ -4,9 +4,10 @@
 //
 // It exists so that `go run .`, the tests and the benchmarks talk to real HTTP
 // upstreams that follow the upstream contract exactly, including its error
-// shapes and limits. It never imports anything else from this module: it is
-// the other side of the contract, and keeping it independent means a gateway
-// bug cannot hide by changing the services too.
+// shapes and limits. Of this module it imports only events, the bus it
+// publishes on: it is the other side of the contract, and keeping it apart
+// from the gateway means a gateway bug cannot hide by changing the services
+// too.
 //
 // Files: model.go holds the wire types, seed.go the data, store.go the
 // indexes, reads, writes and validation, rowjson.go the per-row JSON cache

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"github.com/stacker/stacker/events"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/events"
 )
 
 func TestParseFaults(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -88,19 +87,6 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, msg str
 		t.Errorf("body %s has no error message", rec.Body.String())
 	case msg != "" && *got.Error != msg:
 		t.Errorf("error = %q, want %q", *got.Error, msg)
-	}
-}
-
-// eventually polls cond until it holds, failing the test after a deadline.
-// It yields instead of sleeping: the conditions are reached in microseconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
 	}
 }
 

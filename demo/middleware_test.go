@@ -1,14 +1,14 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // TestMiddlewareInjectsFaults shows the fault-injection hook: faults answered
@@ -35,30 +35,12 @@ func TestMiddlewareInjectsFaults(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestRequestLogAndDroppedConnection runs with debug logging, which wraps the
 // ResponseWriter, and checks a middleware can still drop the connection
 // through http.ResponseController, and that the request log carries the
 // request id and traceparent.
 func TestRequestLogAndDroppedConnection(t *testing.T) {
-	var logs syncBuffer
+	var logs testsync.Buffer
 	svcs := newServices(t, Options{
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Middleware: func(service string, next http.Handler) http.Handler {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // encodeWant is the reference for every body below: encoding/json, HTML
@@ -448,7 +450,7 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 		wantStatus(t, do(t, svcs, "cases", "PATCH", fmt.Sprintf("/cases/%d", id), body), http.StatusOK)
 		patched = append(patched, id)
 	}
-	eventually(t, "readers to run", func() bool { return reads.Load() >= 100 })
+	testsync.WaitFor(t, "readers to run", func() bool { return reads.Load() >= 100 })
 	close(stop)
 	wg.Wait()
 

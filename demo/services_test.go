@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 func TestBatchRead(t *testing.T) {
@@ -754,7 +756,7 @@ func TestLatency(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		_, done := serve(svcs, ctx, "cases")
-		eventually(t, "the request to be in flight", func() bool { return svcs.InFlight("cases") == 1 })
+		testsync.WaitFor(t, "the request to be in flight", func() bool { return svcs.InFlight("cases") == 1 })
 		cancel()
 		waitDone(t, done)
 		if reachedRouter() {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
@@ -91,7 +93,7 @@ func TestCloseCutsLatencyShort(t *testing.T) {
 		resp.Body.Close()
 		status <- resp.StatusCode
 	}()
-	eventually(t, "the request to be in flight", func() bool { return svcs.InFlight("cases") == 1 })
+	testsync.WaitFor(t, "the request to be in flight", func() bool { return svcs.InFlight("cases") == 1 })
 	if err := svcs.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestStartStopsWhenContextEnds(t *testing.T) {
 	}
 	cancel()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	eventually(t, "the servers to stop", func() bool {
+	testsync.WaitFor(t, "the servers to stop", func() bool {
 		resp, err := client.Get(urls["staff"] + "/staff/1")
 		if err == nil {
 			resp.Body.Close()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // TestServiceDown: a service that is gone nulls only the fields that need
@@ -25,7 +26,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr testsync.Buffer
 			err := Run(context.Background(), func(k string) string { return tc.env[k] }, &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Run = %v, want an error naming %s", err, tc.want)

@@ -19,6 +19,7 @@ import (
 	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/events/eventsurl"
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // testEnv is a whole Stacker started by Run on :0, in front of the demo
@@ -32,7 +33,7 @@ type testEnv struct {
 	Store  *demo.Store
 	Faults *faults             // whole-service status overrides (500, 503, 429)
 	Inject *demo.FaultInjector // rates, latency, dropped connections
-	Logs   *syncBuffer
+	Logs   *testsync.Buffer
 	HTTP   *http.Client
 	// Stop ends run's context and returns what run returned (it is also
 	// called at cleanup; calling it twice is fine).
@@ -68,24 +69,6 @@ func (f *faults) middleware(service string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// syncBuffer is an io.Writer tests can read while Run writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var graphqlURL = regexp.MustCompile(`GraphQL\s+(http://\S+)/graphql`)
@@ -150,7 +133,7 @@ func startGateway(t testing.TB, extraEnv map[string]string, shared *testEnv) *te
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testsync.Buffer{}, &testsync.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, func(k string) string { return env[k] }, stdout, stderr) }()
 	var stopOnce sync.Once

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // The regression tests of the hardening review: what a hostile or careless
@@ -180,7 +181,7 @@ func TestUnreadAnswerIsCutOff(t *testing.T) {
 	// The access log line is written when the handler returns, which it
 	// does only once its write fails: without a write deadline it waits for
 	// the client forever (this test then times out).
-	waitFor(t, "the request to end while its client reads nothing", func() bool {
+	testsync.WaitFor(t, "the request to end while its client reads nothing", func() bool {
 		return strings.Contains(e.Logs.String(), "msg=request method=POST path=/graphql")
 	})
 }

@@ -15,22 +15,11 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // Transient 503s on every service are absorbed by retries: the board comes
 // back complete, at the price of a retry for roughly every fifth call.
@@ -92,7 +81,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 		probing.do(t, q, nil, nil)
 	}
 	probing.Faults.set("doctors", 0)
-	waitFor(t, "the board to come back whole", func() bool {
+	testsync.WaitFor(t, "the board to come back whole", func() bool {
 		return len(probing.do(t, q, nil, nil)) == 0
 	})
 	if !strings.Contains(probing.Logs.String(), "to=closed") {
@@ -134,7 +123,7 @@ func TestOperationDeadline(t *testing.T) {
 	if got.Cases.Nodes[0].Patient == nil {
 		t.Error("the rest of the board is missing")
 	}
-	waitFor(t, "documents to have nothing in flight", func() bool { return e.Demo.InFlight("documents") == 0 })
+	testsync.WaitFor(t, "documents to have nothing in flight", func() bool { return e.Demo.InFlight("documents") == 0 })
 }
 
 // A client that disconnects cancels its upstream calls at once.
@@ -152,10 +141,10 @@ func TestClientDisconnectCancelsUpstreamCalls(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	waitFor(t, "the cases call", func() bool { return e.Demo.InFlight("cases") == 1 })
+	testsync.WaitFor(t, "the cases call", func() bool { return e.Demo.InFlight("cases") == 1 })
 	cancel()
 	<-done
-	waitFor(t, "the cases call to be cancelled", func() bool { return e.Demo.InFlight("cases") == 0 })
+	testsync.WaitFor(t, "the cases call to be cancelled", func() bool { return e.Demo.InFlight("cases") == 0 })
 }
 
 // The bulkhead caps calls in flight per service. Two fields of one
@@ -191,7 +180,7 @@ func TestBulkhead(t *testing.T) {
 // stack in the log, and the server keeps serving.
 func TestPanicBecomesInternalError(t *testing.T) {
 	e := startStacker(t, nil) // only for its demo services
-	var logs syncBuffer
+	var logs testsync.Buffer
 	hc := upstream.NewHTTPClient(upstream.Options{})
 	defer hc.CloseIdleConnections()
 	clients, err := loaders.NewClients(e.URLs, hc, func(string) upstream.Policy { return upstream.Policy{} })

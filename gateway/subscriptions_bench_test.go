@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // BenchmarkSubscriptionFanOut: 1,000 subscribers on one replica (10
@@ -39,7 +41,7 @@ func subscriptionFanOut(b *testing.B) {
 			clients[i].subscribe(fmt.Sprint(j), `subscription { caseUpdated { caseId case { status patient { fullName } assignee { name } } } }`)
 		}
 	}
-	waitFor(b, "every subscription", func() bool { return e.liveSubs() == conns*perConn })
+	testsync.WaitFor(b, "every subscription", func() bool { return e.liveSubs() == conns*perConn })
 	// A first event proves every subscription is live before measuring.
 	e.mustDo(tb, updateCaseStatus, map[string]any{"id": 1, "s": "IN_REVIEW"}, nil)
 	for _, c := range clients {

@@ -14,6 +14,7 @@ import (
 
 	coderws "github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // wsClient speaks graphql-transport-ws, as the graphql-ws npm client does.
@@ -83,7 +84,7 @@ func TestSubscriptionOverWebSocket(t *testing.T) {
 	c := dialWS(t, e.Base)
 	c.subscribe("1", `subscription { caseUpdated(id: 42) { caseId changed case { id status patient { fullName } } } }`)
 	c.subscribe("2", `subscription { caseActivity(caseId: 42) { __typename caseId ... on AppointmentScheduledEvent { appointment { doctor { name } } } ... on DocumentUploadedEvent { document { title kind } } } }`)
-	waitFor(t, "two subscriptions", func() bool { return e.liveSubs() == 2 })
+	testsync.WaitFor(t, "two subscriptions", func() bool { return e.liveSubs() == 2 })
 
 	e.mustDo(t, updateCaseStatus, map[string]any{"id": 42, "s": "CLOSED"}, nil)
 	e.mustDo(t, `mutation { scheduleAppointment(input: {caseId: 42, doctorId: 7, startsAt: "2099-05-01T09:00:00Z"}) { appointment { id } } }`, nil, nil)
@@ -115,7 +116,7 @@ func TestSubscriptionOverWebSocket(t *testing.T) {
 		t.Errorf("caseActivity: %v", got["2"])
 	}
 	c.send(map[string]any{"id": "1", "type": "complete"})
-	waitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 1 })
 }
 
 // liveSubs is how many subscriptions the gateway has open, from its debug log.
@@ -137,7 +138,7 @@ func TestSubscriptionAcrossReplicas(t *testing.T) {
 			b := startReplica(t, a, env)
 			c := dialWS(t, b.Base)
 			c.subscribe("s", `subscription { casesChanged(status: [IN_REVIEW]) { caseId case { status } } }`)
-			waitFor(t, "the subscription on B", func() bool { return b.liveSubs() == 1 })
+			testsync.WaitFor(t, "the subscription on B", func() bool { return b.liveSubs() == 1 })
 			a.mustDo(t, updateCaseStatus, map[string]any{"id": 7, "s": "CLOSED"}, nil)    // filtered out
 			a.mustDo(t, updateCaseStatus, map[string]any{"id": 8, "s": "IN_REVIEW"}, nil) // delivered
 			m := c.next()
@@ -165,7 +166,7 @@ func TestSubscriptionOverSSE(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
-	waitFor(t, "the SSE subscription", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the SSE subscription", func() bool { return e.liveSubs() == 1 })
 	e.mustDo(t, `mutation { updateCase(input: {id: 5, priority: URGENT}) { case { id } } }`, nil, nil)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -218,7 +219,7 @@ func TestSubscribersShareOneFetch(t *testing.T) {
 		c.subscribe(fmt.Sprint(i), `subscription { caseUpdated { case { status patient { fullName } assignee { name } } } }`)
 		clients = append(clients, c)
 	}
-	waitFor(t, "all subscriptions", func() bool { return e.liveSubs() == n })
+	testsync.WaitFor(t, "all subscriptions", func() bool { return e.liveSubs() == n })
 	e.Demo.ResetCounts()
 	e.mustDo(t, `mutation { updateCase(input: {id: 3, assigneeId: "4"}) { userErrors { message } } }`, nil, nil)
 	for _, c := range clients {
@@ -240,7 +241,7 @@ func TestRealClientsSubscribe(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t)})
 	cmd := exec.Command("node", "../e2e/subscriptions.mjs", e.URL, "77")
 	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
+	var stderr testsync.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestRealClientsSubscribe(t *testing.T) {
 	if !lines.Scan() || lines.Text() != "subscribing" {
 		t.Fatalf("script: %q %s", lines.Text(), stderr.String())
 	}
-	waitFor(t, "both clients' subscriptions", func() bool { return e.liveSubs() == 2 })
+	testsync.WaitFor(t, "both clients' subscriptions", func() bool { return e.liveSubs() == 2 })
 	e.mustDo(t, updateCaseStatus, map[string]any{"id": 77, "s": "WAITING_FOR_DOCUMENTS"}, nil)
 	if !lines.Scan() {
 		t.Fatalf("no result: %s", stderr.String())
@@ -283,7 +284,7 @@ func TestSubscriptionLimitsAndShutdown(t *testing.T) {
 	if !strings.Contains(jsonString(m["payload"]), "TOO_MANY_SUBSCRIPTIONS") || !strings.Contains(jsonString(m["payload"]), "maximum of subscriptions") {
 		t.Fatalf("third subscription: %v", m)
 	}
-	waitFor(t, "two live subscriptions", func() bool { return e.liveSubs() == 2 })
+	testsync.WaitFor(t, "two live subscriptions", func() bool { return e.liveSubs() == 2 })
 
 	// Shutdown closes the connection, telling the client to reconnect.
 	stopped := make(chan error, 1)
@@ -312,7 +313,7 @@ func TestMalformedEventIsSkipped(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": url})
 	c := dialWS(t, e.Base)
 	c.subscribe("1", `subscription { caseUpdated(id: 9) { caseId } }`)
-	waitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
 	nc, err := nats.Connect("nats://127.0.0.1:4222")
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	coderws "github.com/coder/websocket"
+	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/live"
 )
 
@@ -59,6 +60,6 @@ func FuzzWebSocketMessages(f *testing.F) {
 			}
 		}
 		conn.CloseNow()
-		waitFor(t, "the connection's goroutines to end", func() bool { return wsConnGoroutines() == 0 })
+		testsync.WaitFor(t, "the connection's goroutines to end", func() bool { return wsConnGoroutines() == 0 })
 	})
 }

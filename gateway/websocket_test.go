@@ -17,6 +17,7 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/resolvers"
 )
 
@@ -102,7 +103,7 @@ func TestWebSocketProtocolErrors(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the subscriptions to end with their connections", func() bool { return e.liveSubs() == 0 })
+	testsync.WaitFor(t, "the subscriptions to end with their connections", func() bool { return e.liveSubs() == 0 })
 }
 
 // The protocol allows ping before connection_init; gqlgen alone closes the
@@ -130,12 +131,12 @@ func TestWebSocketDuplicateSubscriptionID(t *testing.T) {
 	e := startStacker(t, nil)
 	c := dialWS(t, e.Base)
 	c.subscribe("1", `subscription { caseUpdated { caseId } }`)
-	waitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
 	c.subscribe("1", `subscription { caseUpdated { caseId } }`)
 	if code, reason := readUntilClose(t, c.ctx, c.conn); code != 4409 || reason != "Subscriber for 1 already exists" {
 		t.Errorf("closed with %d %q, want 4409 Subscriber for 1 already exists", code, reason)
 	}
-	waitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
+	testsync.WaitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
 }
 
 // Once the client completes an id, it may use it again at once, as the
@@ -149,7 +150,7 @@ func TestWebSocketIDReusedAfterComplete(t *testing.T) {
 		c.send(map[string]any{"id": "a", "type": "complete"})
 	}
 	c.subscribe("a", `subscription { caseUpdated(id: 42) { caseId } }`)
-	waitFor(t, "only the last subscription", func() bool {
+	testsync.WaitFor(t, "only the last subscription", func() bool {
 		return strings.Count(e.Logs.String(), "subscription started") == 21 && e.liveSubs() == 1
 	})
 	e.mustDo(t, updateCaseStatus, map[string]any{"id": 42, "s": "CLOSED"}, nil)
@@ -157,7 +158,7 @@ func TestWebSocketIDReusedAfterComplete(t *testing.T) {
 		t.Fatalf("got %v, want the event of case 42", m)
 	}
 	c.send(map[string]any{"id": "a", "type": "complete"})
-	waitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
+	testsync.WaitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
 }
 
 // Without connection_init in time the connection closes with 4408; the
@@ -201,7 +202,7 @@ func TestWebSocketLegacyProtocol(t *testing.T) {
 		t.Fatalf("got %v, want connection_ack", m)
 	}
 	c.send(map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": `subscription { caseUpdated(id: 4) { caseId } }`}})
-	waitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
 	e.mustDo(t, updateCaseStatus, map[string]any{"id": 4, "s": "CLOSED"}, nil)
 	if m := c.next(); m["type"] != "data" || m["id"] != "1" || jsonString(m["payload"]) != canonical(`{"data":{"caseUpdated":{"caseId":"4"}}}`) {
 		t.Fatalf("got %v", m)
@@ -210,7 +211,7 @@ func TestWebSocketLegacyProtocol(t *testing.T) {
 	if m := c.next(); m["type"] != "complete" || m["id"] != "1" {
 		t.Fatalf("got %v, want complete", m)
 	}
-	waitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
+	testsync.WaitFor(t, "the subscription to end", func() bool { return e.liveSubs() == 0 })
 }
 
 // A client that stops reading is disconnected while it is stalled: the
@@ -221,7 +222,7 @@ func TestWebSocketStalledClientIsDisconnected(t *testing.T) {
 	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": url})
 	c := dialWS(t, e.Base)
 	c.subscribe("1", `subscription { caseUpdated(id: 3) { caseId changed } }`)
-	waitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	testsync.WaitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
 	if n := wsConnGoroutines(); n == 0 {
 		t.Fatal("no goroutine of gqlgen's WebSocket connection found: has the transport changed?")
 	}
@@ -248,7 +249,7 @@ func TestWebSocketStalledClientIsDisconnected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the server to let go of the connection", func() bool { return wsConnGoroutines() == 0 })
+	testsync.WaitFor(t, "the server to let go of the connection", func() bool { return wsConnGoroutines() == 0 })
 	t.Logf("dropped and disconnected after %v", time.Since(start))
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 func newGuardedService(t *testing.T, f *fake, o Options, p Policy) *Service {
@@ -21,21 +23,9 @@ func newGuardedService(t *testing.T, f *fake, o Options, p Policy) *Service {
 	return s
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
 	f := newFake(t, step{status: 503, body: `{"error":"down"}`})
-	var logs syncBuffer
+	var logs testsync.Buffer
 	o := testOptions()
 	o.RetryMax = -1
 	s := newGuardedService(t, f, o, Policy{BreakerFailures: 3, BreakerOpenFor: 50 * time.Millisecond, Logger: slogTo(&logs)})
@@ -65,7 +55,7 @@ func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
 	f.mu.Lock()
 	f.steps = []step{ok200}
 	f.mu.Unlock()
-	waitFor(t, "half-open", func() bool { return s.BreakerState() == "half-open" })
+	testsync.WaitFor(t, "half-open", func() bool { return s.BreakerState() == "half-open" })
 	if err := call(ctx, s, http.MethodGet); err != nil {
 		t.Fatalf("probe: %v", err)
 	}
@@ -157,4 +147,4 @@ func TestPerServiceAttemptTimeout(t *testing.T) {
 	}
 }
 
-func slogTo(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func slogTo(w *testsync.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // step is how the fake upstream answers one request.
@@ -666,25 +667,8 @@ func TestConnectionsReused(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 func TestRetriesLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf testsync.Buffer
 	f := newFake(t, step{status: 503}, ok200)
 	o := testOptions()
 	o.Logger = slog.New(slog.NewTextHandler(&buf, nil))
