@@ -92,7 +92,7 @@ const (
 )
 
 // ChangeTypes lists every change type with the severities it can have, in the
-// order of the README's table.
+// order of the table in docs/schema-checks.md.
 func ChangeTypes() []ChangeTypeInfo {
 	return []ChangeTypeInfo{
 		{TypeAdded, []Severity{Safe}},
