@@ -14,7 +14,8 @@
 # GraphQL and no gateway (BenchmarkCaseBoardCalls in loaders/).
 #
 # Extra environment for the gateway (GOGC, STACKER_LOADER_WAIT, ...) is
-# passed through as usual.
+# passed through as usual. STACKER_BIN=/path/to/stacker measures that build
+# instead of building this tree (for before/after comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-go build -o "$tmp/stacker" .
+if [ -n "${STACKER_BIN:-}" ]; then cp "$STACKER_BIN" "$tmp/stacker"; else go build -o "$tmp/stacker" .; fi
 
 STACKER_DEMO_LATENCY=$latency "$tmp/stacker" demo >"$tmp/demo.env" 2>"$tmp/demo.log" &
 pids+=($!)
