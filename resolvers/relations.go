@@ -50,6 +50,9 @@ type decl struct {
 	list   bool
 	calls  int                  // upstream calls the field costs, per level
 	size   graphqlhttp.ListSize // for lists: how long they usually are
+	// hasLoader, for the checks, reports whether l has the loader the
+	// field reads; nil for root fields with resolvers of their own.
+	hasLoader func(l *loaders.Loaders) bool
 }
 
 func (d *decl) coordinate() string { return d.parent + "." + d.name }
@@ -63,6 +66,9 @@ type object[T any] struct {
 	byID func(*loaders.Loaders) *loaders.Loader[T]
 	rels []edge[T]
 }
+
+// loadable reports whether o is loaded by id and l has that loader.
+func (o *object[T]) loadable(l *loaders.Loaders) bool { return o.byID != nil && o.byID(l) != nil }
 
 // edge is a relation leaving values of type T.
 type edge[T any] interface {
@@ -283,7 +289,7 @@ func newRelations() *relations {
 
 // one declares a relation to one value by a key the parent holds.
 func one[P, V any](rs *relations, from *object[P], field string, calls int, to *object[V], key func(P) (int, bool)) *toOne[P, V] {
-	r := &toOne[P, V]{decl: decl{parent: from.name, name: field, target: to.name, calls: calls}, key: key, to: to}
+	r := &toOne[P, V]{decl: decl{parent: from.name, name: field, target: to.name, calls: calls, hasLoader: to.loadable}, key: key, to: to}
 	from.rels = append(from.rels, r)
 	rs.all = append(rs.all, &r.decl)
 	return r
@@ -294,7 +300,10 @@ func many[P, V any](rs *relations, from *object[P], field string, calls, size in
 	loader func(*loaders.Loaders) *loaders.Loader[[]V], key func(P) int,
 ) *toMany[P, V] {
 	r := &toMany[P, V]{
-		decl:   decl{parent: from.name, name: field, target: to.name, list: true, calls: calls, size: graphqlhttp.ListSize{Default: size}},
+		decl: decl{
+			parent: from.name, name: field, target: to.name, list: true, calls: calls, size: graphqlhttp.ListSize{Default: size},
+			hasLoader: func(l *loaders.Loaders) bool { return loader(l) != nil },
+		},
 		key:    key,
 		loader: loader,
 		to:     to,
@@ -308,7 +317,7 @@ func many[P, V any](rs *relations, from *object[P], field string, calls, size in
 // which is keyed by key.
 func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[Q, V], key, id func(P) int, idOf func(V) int) *oneOf[P, V] {
 	r := &oneOf[P, V]{
-		toMany: toMany[P, V]{decl: decl{parent: from.name, name: field, target: in.to.name}, key: key, loader: in.loader, to: in.to},
+		toMany: toMany[P, V]{decl: decl{parent: from.name, name: field, target: in.to.name, hasLoader: in.hasLoader}, key: key, loader: in.loader, to: in.to},
 		id:     id,
 		idOf:   idOf,
 	}
@@ -319,7 +328,7 @@ func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[
 
 // byIDArg declares a Query field returning one value by its `id` argument.
 func byIDArg[V any](rs *relations, field string, to *object[V]) *lookup[V] {
-	q := &lookup[V]{decl: decl{parent: "Query", name: field, target: to.name, calls: 1}, to: to}
+	q := &lookup[V]{decl: decl{parent: "Query", name: field, target: to.name, calls: 1, hasLoader: to.loadable}, to: to}
 	rs.lookups[field] = q
 	rs.all = append(rs.all, &q.decl)
 	return q
