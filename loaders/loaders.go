@@ -5,6 +5,13 @@
 // A Loaders set lives for one GraphQL operation (or one subscription event) and
 // is reached through the request context; it must never be shared between
 // operations, since its cache would then serve stale data.
+//
+// A new entity needs a field in Loaders and one line in New: byID for an
+// entity by id (the client's batch lookup, a conversion from the service's
+// row, the id), or newLoader with a fetch that groups rows by foreign key
+// (see casesByPatient) for a one-to-many relation. Which schema field reads
+// which loader is declared once, in package resolvers (relations.go), not
+// here.
 package loaders
 
 import (

@@ -29,15 +29,25 @@ import (
 // to read the key from the parent's model (Case.PatientID, a nullable
 // AssigneeID) and which loader to use, and in Go both are typed, so a wrong
 // loader or key is a compile error and the planner reads keys with a plain
-// function call rather than by reflection on the hot path. A directive would
-// also be part of the public schema (introspection lists every directive
-// definition) and of schema.baseline.graphqls.
+// function call rather than by reflection on the hot path. A directive's
+// definition would also be public: gqlgen's introspection and `schema print`
+// list every directive definition, so clients and the baseline would see it.
 //
-// To add a relation: add the field to schema.graphqls (gqlgen generates a
-// resolver stub, since the model has no such field), declare it below with
-// one (key in the parent), many (a list by the parent's id) or lookup (a
-// root field by id), and make the resolver call its load. A new type needs
-// its object here too; a new service needs its loader in loaders.New first.
+// To add a relation:
+//  1. Add the field to schema.graphqls, nullable, and run go generate ./...;
+//     gqlgen adds a resolver stub to schema.resolvers.go, since the model
+//     has no such field (the model keeps the key, such as Case.PatientID).
+//  2. Declare it in newRelations: one (a key the parent holds), many (a
+//     list by the parent's id, with its typical size), pick (one item of
+//     such a list), byIDArg (a Query field by id) or root (a root field
+//     with its own resolver, only its cost); a new type needs its object
+//     in relations, with its loader by id if it has one.
+//  3. Make the stub one line: return r.rels.<name>.load(ctx, r.loaders(ctx), obj)
+//     (resolve(ctx, r.Resolver, id) for a lookup).
+// The planner and the cost model then include it. TestRelations fails
+// while a field that crosses has no declaration, or a declaration disagrees
+// with the schema, the loaders or the cost model. A new service needs its
+// client and its loader in package loaders first.
 
 // decl is what every declaration says about its field, for the cost model
 // and the schema checks.
@@ -277,8 +287,7 @@ func newRelations() *relations {
 	rs.queryInsurer = byIDArg(rs, "insurer", rs.Insurer)
 
 	// Root fields with resolvers of their own (query.go, mutation.go): only
-	// their cost is declared here. A page of cases larger than the
-	// service's 100 takes more calls, which the list size already charges.
+	// their cost is declared here.
 	rs.root("Query", "cases", graphqlhttp.ListSize{SlicingArgument: "first", Default: 25, SizedFields: []string{"nodes", "edges"}})
 	rs.root("Query", "searchPatients", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
 	rs.root("Query", "doctorsBySpecialty", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
