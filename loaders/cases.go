@@ -8,21 +8,6 @@ import (
 	"github.com/stacker/stacker/upstream/cases"
 )
 
-func casesByID(c *cases.Client) fetchFunc[*model.Case] {
-	return func(ctx context.Context, ids []int) (map[int]*model.Case, error) {
-		rows, err := c.CasesByIDs(ctx, ids64(ids))
-		if err != nil {
-			return nil, fmt.Errorf("loading cases: %w", err)
-		}
-		m := make(map[int]*model.Case, len(rows))
-		for i := range rows {
-			cs := Case(rows[i])
-			m[cs.ID] = cs
-		}
-		return m, nil
-	}
-}
-
 func casesByPatient(c *cases.Client) fetchFunc[[]*model.Case] {
 	return func(ctx context.Context, patientIDs []int) (map[int][]*model.Case, error) {
 		rows, err := c.CasesByPatientIDs(ctx, ids64(patientIDs))

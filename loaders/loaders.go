@@ -5,6 +5,13 @@
 // A Loaders set lives for one GraphQL operation (or one subscription event) and
 // is reached through the request context; it must never be shared between
 // operations, since its cache would then serve stale data.
+//
+// A new entity needs a field in Loaders and one line in New: byID for an
+// entity by id (the client's batch lookup, a conversion from the service's
+// row, the id), or newLoader with a fetch that groups rows by foreign key
+// (see casesByPatient) for a one-to-many relation. Which schema field reads
+// which loader is declared once, in package resolvers (relations.go), not
+// here.
 package loaders
 
 import (
@@ -112,12 +119,12 @@ func New(c Clients, o Options) *Loaders {
 		o.Wait = DefaultWait
 	}
 	return &Loaders{
-		Patients: newLoader("patients", o, patientsByID(c.Patients), notFound[*model.Patient]("patients", "patient")),
-		Insurers: newLoader("insurers", o, insurersByID(c.Insurers), notFound[*model.Insurer]("insurers", "insurer")),
-		Cases:    newLoader("cases", o, casesByID(c.Cases), notFound[*model.Case]("cases", "case")),
-		Staff:    newLoader("staff", o, staffByID(c.Staff), notFound[*model.StaffMember]("staff", "staff member")),
-		Doctors:  newLoader("doctors", o, doctorsByID(c.Doctors), notFound[*model.Doctor]("doctors", "doctor")),
-		Clinics:  newLoader("clinics", o, clinicsByID(c.Clinics), notFound[*model.Clinic]("clinics", "clinic")),
+		Patients: byID("patients", "patient", o, c.Patients.PatientsByIDs, Patient, func(p *model.Patient) int { return p.ID }),
+		Insurers: byID("insurers", "insurer", o, c.Insurers.InsurersByIDs, insurer, func(i *model.Insurer) int { return i.ID }),
+		Cases:    byID("cases", "case", o, c.Cases.CasesByIDs, Case, func(c *model.Case) int { return c.ID }),
+		Staff:    byID("staff", "staff member", o, c.Staff.StaffByIDs, staffMember, func(s *model.StaffMember) int { return s.ID }),
+		Doctors:  byID("doctors", "doctor", o, c.Doctors.DoctorsByIDs, Doctor, func(d *model.Doctor) int { return d.ID }),
+		Clinics:  byID("clinics", "clinic", o, c.Clinics.ClinicsByIDs, clinic, func(c *model.Clinic) int { return c.ID }),
 
 		CasesByPatient:     newLoader("cases", o, casesByPatient(c.Cases), none[*model.Case]),
 		AppointmentsByCase: newLoader("appointments", o, appointmentsByCase(c.Appointments), none[*model.Appointment]),

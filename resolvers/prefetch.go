@@ -31,16 +31,22 @@ import (
 // its key unclaimed; Load's own batch window remains only as the fallback
 // for anything the planner does not cover.
 
-// planner prefetches the relations below a set of entities. Errors are not
-// returned: they sit in the loaders' cache, and the field resolvers that need
-// the value report them at the right path.
+// planner prefetches the relations below a set of entities, as the
+// declarations in relations.go say (see walk). Errors are not returned: they
+// sit in the loaders' cache, and the field resolvers that need the value
+// report them at the right path.
 type planner struct {
-	oc *graphql.OperationContext
-	l  *loaders.Loaders
+	oc   *graphql.OperationContext
+	l    *loaders.Loaders
+	rels *relations // nil outside an operation: nothing is prefetched
 }
 
 func newPlanner(ctx context.Context, l *loaders.Loaders) *planner {
-	return &planner{oc: graphql.GetOperationContext(ctx), l: l}
+	p := &planner{oc: graphql.GetOperationContext(ctx), l: l}
+	if st, ok := ctx.Value(opStateKey{}).(*operationState); ok {
+		p.rels = st.rels
+	}
+	return p
 }
 
 // collect returns the fields selected on typeName, with fragments, @skip and
@@ -95,8 +101,8 @@ func depth(sel ast.SelectionSet, frags map[string]int) int {
 
 // prefetch claims keys in l at once and, when their values have loaded,
 // runs below on them (to claim the next level) before the field resolvers
-// waiting on those keys are released.
-func prefetch[V any](p *planner, ctx context.Context, l *loaders.Loader[V], keys []int, below func([]V)) {
+// waiting on those keys are released. below may be nil.
+func prefetch[V any](ctx context.Context, l *loaders.Loader[V], keys []int, below func([]V)) {
 	if len(keys) == 0 {
 		return
 	}
@@ -109,8 +115,12 @@ func prefetch[V any](p *planner, ctx context.Context, l *loaders.Loader[V], keys
 
 // prefetchLists is prefetch for one-to-many relations: below gets the
 // flattened lists.
-func prefetchLists[V any](p *planner, ctx context.Context, l *loaders.Loader[[]V], keys []int, below func([]V)) {
-	prefetch(p, ctx, l, keys, func(lists [][]V) {
+func prefetchLists[V any](ctx context.Context, l *loaders.Loader[[]V], keys []int, below func([]V)) {
+	if below == nil {
+		prefetch(ctx, l, keys, nil)
+		return
+	}
+	prefetch(ctx, l, keys, func(lists [][]V) {
 		var flat []V
 		for _, list := range lists {
 			flat = append(flat, list...)
@@ -136,34 +146,15 @@ func (p *planner) caseConnection(ctx context.Context, cs []*model.Case, sel ast.
 }
 
 func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.SelectionSet) {
-	if len(cs) == 0 {
-		return
-	}
-	for _, f := range p.collect(sel, "Case") {
-		switch f.Name {
-		case "patient":
-			ids := keys(cs, func(c *model.Case) int { return c.PatientID })
-			prefetch(p, ctx, p.l.Patients, ids, func(ps []*model.Patient) { p.patients(ctx, ps, f.Selections) })
-		case "assignee":
-			ids := make([]int, 0, len(cs))
-			for _, c := range cs {
-				if c.AssigneeID != nil {
-					ids = append(ids, *c.AssigneeID)
-				}
-			}
-			prefetch(p, ctx, p.l.Staff, ids, nil)
-		case "appointments":
-			ids := caseIDs(cs)
-			prefetchLists(p, ctx, p.l.AppointmentsByCase, ids, func(as []*model.Appointment) { p.appointments(ctx, as, f.Selections) })
-		case "documents":
-			ids := caseIDs(cs)
-			prefetchLists(p, ctx, p.l.DocumentsByCase, ids, func(ds []*model.Document) { p.documents(ctx, ds, f.Selections) })
-		}
+	if p.rels != nil {
+		walk(p, ctx, p.rels.Case, cs, sel)
 	}
 }
 
-func caseIDs(cs []*model.Case) []int {
-	return keys(cs, func(c *model.Case) int { return c.ID })
+func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel ast.SelectionSet) {
+	if p.rels != nil {
+		walk(p, ctx, p.rels.Appointment, as, sel)
+	}
 }
 
 // keys returns the key of every item, in order (duplicates are fine: the
@@ -176,72 +167,17 @@ func keys[T any](items []T, key func(T) int) []int {
 	return ids
 }
 
-func (p *planner) patients(ctx context.Context, ps []*model.Patient, sel ast.SelectionSet) {
-	if len(ps) == 0 {
-		return
-	}
-	for _, f := range p.collect(sel, "Patient") {
-		switch f.Name {
-		case "insurer":
-			ids := keys(ps, func(pt *model.Patient) int { return pt.InsurerID })
-			prefetch(p, ctx, p.l.Insurers, ids, nil)
-		case "cases":
-			ids := keys(ps, func(pt *model.Patient) int { return pt.ID })
-			prefetchLists(p, ctx, p.l.CasesByPatient, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
-		}
-	}
-}
-
-func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel ast.SelectionSet) {
-	if len(as) == 0 {
-		return
-	}
-	for _, f := range p.collect(sel, "Appointment") {
-		switch f.Name {
-		case "doctor":
-			ids := keys(as, func(a *model.Appointment) int { return a.DoctorID })
-			prefetch(p, ctx, p.l.Doctors, ids, func(ds []*model.Doctor) { p.doctors(ctx, ds, f.Selections) })
-		case "case":
-			ids := keys(as, func(a *model.Appointment) int { return a.CaseID })
-			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
-		}
-	}
-}
-
-func (p *planner) doctors(ctx context.Context, ds []*model.Doctor, sel ast.SelectionSet) {
-	if len(ds) == 0 {
-		return
-	}
-	for _, f := range p.collect(sel, "Doctor") {
-		if f.Name == "clinic" {
-			ids := keys(ds, func(d *model.Doctor) int { return d.ClinicID })
-			prefetch(p, ctx, p.l.Clinics, ids, nil)
-		}
-	}
-}
-
-func (p *planner) documents(ctx context.Context, ds []*model.Document, sel ast.SelectionSet) {
-	if len(ds) == 0 {
-		return
-	}
-	for _, f := range p.collect(sel, "Document") {
-		if f.Name == "case" {
-			ids := keys(ds, func(d *model.Document) int { return d.CaseID })
-			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
-		}
-	}
-}
-
 // operationState is what the resolvers of one operation share beyond the
 // loaders.
 type operationState struct {
+	rels     *relations
 	rootOnce sync.Once
 }
 
 type opStateKey struct{}
 
-func withOperationState(ctx context.Context) context.Context {
-	return context.WithValue(ctx, opStateKey{}, &operationState{})
+func withOperationState(ctx context.Context, rels *relations) context.Context {
+	return context.WithValue(ctx, opStateKey{}, &operationState{rels: rels})
 }
 
 // prefetchRoot loads, in one call per service, the entities that the
@@ -251,7 +187,7 @@ func withOperationState(ctx context.Context) context.Context {
 // others wait for it.
 func (r *Resolver) prefetchRoot(ctx context.Context) {
 	st, ok := ctx.Value(opStateKey{}).(*operationState)
-	if !ok {
+	if !ok || st.rels == nil {
 		return
 	}
 	st.rootOnce.Do(func() {
@@ -262,35 +198,20 @@ func (r *Resolver) prefetchRoot(ctx context.Context) {
 		l := r.loaders(ctx)
 		keys := map[string][]int{}
 		for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
-			switch f.Name {
-			case "case", "patient", "staffMember", "doctor", "clinic", "insurer":
-				raw, ok := f.ArgumentMap(oc.Variables)["id"]
-				if !ok {
-					continue
-				}
-				if id, err := graphql.UnmarshalIntID(raw); err == nil {
-					keys[f.Name] = append(keys[f.Name], id)
-				}
+			if _, ok := st.rels.lookups[f.Name]; !ok {
+				continue
+			}
+			raw, ok := f.ArgumentMap(oc.Variables)["id"]
+			if !ok {
+				continue
+			}
+			if id, err := graphql.UnmarshalIntID(raw); err == nil {
+				keys[f.Name] = append(keys[f.Name], id)
 			}
 		}
 		var wg sync.WaitGroup
 		for name, ids := range keys {
-			wg.Go(func() {
-				switch name {
-				case "case":
-					l.Cases.LoadAll(ctx, ids)
-				case "patient":
-					l.Patients.LoadAll(ctx, ids)
-				case "staffMember":
-					l.Staff.LoadAll(ctx, ids)
-				case "doctor":
-					l.Doctors.LoadAll(ctx, ids)
-				case "clinic":
-					l.Clinics.LoadAll(ctx, ids)
-				case "insurer":
-					l.Insurers.LoadAll(ctx, ids)
-				}
-			})
+			wg.Go(func() { st.rels.lookups[name].loadAll(ctx, l, ids) })
 		}
 		wg.Wait()
 	})
@@ -306,33 +227,25 @@ func selections(ctx context.Context) ast.SelectionSet {
 
 // caseUpdatedEvents prefetches below case.updated payloads.
 func (p *planner) caseUpdatedEvents(ctx context.Context, es []*model.CaseUpdatedEvent, sel ast.SelectionSet) {
-	for _, f := range p.collect(sel, "CaseUpdatedEvent") {
-		if f.Name == "case" {
-			ids := keys(es, func(e *model.CaseUpdatedEvent) int { return e.CaseID })
-			prefetch(p, ctx, p.l.Cases, ids, func(cs []*model.Case) { p.cases(ctx, cs, f.Selections) })
-		}
+	if p.rels != nil {
+		walk(p, ctx, p.rels.CaseUpdatedEvent, es, sel)
 	}
 }
 
 // caseActivities prefetches below the payloads of caseActivity, whatever
 // their concrete type.
 func (p *planner) caseActivities(ctx context.Context, es []model.CaseActivity, sel ast.SelectionSet) {
+	if p.rels == nil {
+		return
+	}
 	for _, e := range es {
 		switch e := e.(type) {
 		case *model.CaseUpdatedEvent:
-			p.caseUpdatedEvents(ctx, []*model.CaseUpdatedEvent{e}, sel)
+			walk(p, ctx, p.rels.CaseUpdatedEvent, []*model.CaseUpdatedEvent{e}, sel)
 		case *model.DocumentUploadedEvent:
-			for _, f := range p.collect(sel, "DocumentUploadedEvent") {
-				if f.Name == "document" {
-					prefetchLists(p, ctx, p.l.DocumentsByCase, []int{e.CaseID}, func(ds []*model.Document) { p.documents(ctx, ds, f.Selections) })
-				}
-			}
+			walk(p, ctx, p.rels.DocumentUploadedEvent, []*model.DocumentUploadedEvent{e}, sel)
 		case *model.AppointmentScheduledEvent:
-			for _, f := range p.collect(sel, "AppointmentScheduledEvent") {
-				if f.Name == "appointment" {
-					prefetchLists(p, ctx, p.l.AppointmentsByCase, []int{e.CaseID}, func(as []*model.Appointment) { p.appointments(ctx, as, f.Selections) })
-				}
-			}
+			walk(p, ctx, p.rels.AppointmentScheduledEvent, []*model.AppointmentScheduledEvent{e}, sel)
 		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/upstream"
@@ -26,22 +24,6 @@ const (
 	maxSearchFirst = 50
 	casesPageSize  = upstream.MaxIDs
 )
-
-// lookup is a single-entity root field: the entity comes from the root
-// prefetch (one call per service for all such fields of the operation), and
-// the relations below it are prefetched level by level.
-func lookup[V any](ctx context.Context, r *Resolver, l *loaders.Loader[V], id int,
-	below func(*planner, context.Context, []V, ast.SelectionSet),
-) (V, error) {
-	r.prefetchRoot(ctx)
-	v, err := l.Load(ctx, id)
-	if err != nil || below == nil {
-		return v, err
-	}
-	p := newPlanner(ctx, r.loaders(ctx))
-	below(p, ctx, []V{v}, selections(ctx))
-	return v, nil
-}
 
 // listCases serves Query.cases. The cases service pages by number with at
 // most 100 per page, while the connection pages by cursor (an offset) with
@@ -128,12 +110,9 @@ func (r *Resolver) listCases(ctx context.Context, status []model.CaseStatus, ass
 }
 
 func (r *Resolver) searchPatients(ctx context.Context, query string, first *int) ([]*model.Patient, error) {
-	n := 10
-	if first != nil {
-		n = *first
-	}
-	if n < 1 || n > maxSearchFirst {
-		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
+	n, err := searchFirst(first)
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(query) == "" {
 		// Blank text matches every name that has a space in it: a
@@ -147,25 +126,13 @@ func (r *Resolver) searchPatients(ctx context.Context, query string, first *int)
 	// The schema promises id order; the service's order is not in its
 	// contract.
 	slices.SortStableFunc(rows, func(a, b patients.Patient) int { return cmp.Compare(a.ID, b.ID) })
-	rows = rows[:min(n, len(rows))]
-	l := r.loaders(ctx)
-	out := make([]*model.Patient, len(rows))
-	for i := range rows {
-		out[i] = loaders.Patient(rows[i])
-		l.Patients.Prime(out[i].ID, out[i])
-	}
-	p := newPlanner(ctx, l)
-	p.patients(ctx, out, selections(ctx))
-	return out, nil
+	return found(ctx, r, rows, n, loaders.Patient, r.rels.Patient, func(p *model.Patient) int { return p.ID }), nil
 }
 
 func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error) {
-	n := 10
-	if first != nil {
-		n = *first
-	}
-	if n < 1 || n > maxSearchFirst {
-		return nil, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
+	n, err := searchFirst(first)
+	if err != nil {
+		return nil, err
 	}
 	if specialty == "" {
 		return nil, badInput("specialty must not be empty")
@@ -183,14 +150,33 @@ func (r *Resolver) doctorsBySpecialty(ctx context.Context, specialty string, fir
 	slices.SortStableFunc(rows, func(a, b doctors.Doctor) int {
 		return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.ID, b.ID))
 	})
+	return found(ctx, r, rows, n, loaders.Doctor, r.rels.Doctor, func(d *model.Doctor) int { return d.ID }), nil
+}
+
+// searchFirst is the `first` argument of a search, 10 when not given.
+func searchFirst(first *int) (int, error) {
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxSearchFirst {
+		return 0, badInput("first must be between 1 and %d, got %d", maxSearchFirst, n)
+	}
+	return n, nil
+}
+
+// found is the answer of a search from the rows the service found, in the
+// order promised: the first n, converted, cached for later lookups by id,
+// and with what the client selected below them prefetched.
+func found[R, V any](ctx context.Context, r *Resolver, rows []R, n int, convert func(R) V, o *object[V], id func(V) int) []V {
 	rows = rows[:min(n, len(rows))]
 	l := r.loaders(ctx)
-	out := make([]*model.Doctor, len(rows))
+	byID := o.byID(l)
+	out := make([]V, len(rows))
 	for i := range rows {
-		out[i] = loaders.Doctor(rows[i])
-		l.Doctors.Prime(out[i].ID, out[i])
+		out[i] = convert(rows[i])
+		byID.Prime(id(out[i]), out[i])
 	}
-	p := newPlanner(ctx, l)
-	p.doctors(ctx, out, selections(ctx))
-	return out, nil
+	walk(newPlanner(ctx, l), ctx, o, out, selections(ctx))
+	return out
 }

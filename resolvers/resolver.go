@@ -1,8 +1,11 @@
 // Package resolvers holds the GraphQL resolvers: the Resolver root with every
-// dependency the gateway needs, thin resolver bodies that read through the
-// per-operation loaders, the prefetch planner that makes each level of a query
-// one batched call per service, and the error presenter that maps Go errors to
-// GraphQL errors once.
+// dependency the gateway needs, the declaration of every field that crosses
+// into another service (relations.go), thin resolver bodies that read through
+// the per-operation loaders those declarations name, the prefetch planner and
+// cost model that follow from the same declarations, and the error presenter
+// that maps Go errors to GraphQL errors once.
+//
+// To add a field that crosses into another service, see relations.go.
 package resolvers
 
 //go:generate go tool gqlgen generate
@@ -42,6 +45,7 @@ type Resolver struct {
 	log       *slog.Logger
 	opTimeout time.Duration
 	live      *live.Engine
+	rels      *relations
 }
 
 // New returns the resolver root.
@@ -50,7 +54,7 @@ func New(d Deps) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout}
+	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout, rels: newRelations()}
 	if d.Events != nil {
 		r.live = live.New(d.Events, func() *loaders.Loaders {
 			o := d.Loaders
@@ -79,14 +83,14 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 		// A subscription gets fresh loaders for every event (see stream),
 		// through a slot its events fill in turn.
 		slot := live.NewSlot()
-		h := next(live.NewSlotContext(withOperationState(ctx), slot))
+		h := next(live.NewSlotContext(withOperationState(ctx, r.rels), slot))
 		return func(ctx context.Context) *graphql.Response {
 			slot.Idle()
 			return h(ctx)
 		}
 	}
 	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
-	ctx = withOperationState(ctx)
+	ctx = withOperationState(ctx, r.rels)
 	if r.opTimeout <= 0 || oc.Operation == nil {
 		return next(ctx)
 	}

@@ -15,50 +15,47 @@ import (
 )
 
 func (r *appointmentResolver) Doctor(ctx context.Context, obj *model.Appointment) (*model.Doctor, error) {
-	return r.loaders(ctx).Doctors.Load(ctx, obj.DoctorID)
+	return r.rels.appointmentDoctor.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *appointmentResolver) Case(ctx context.Context, obj *model.Appointment) (*model.Case, error) {
-	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+	return r.rels.appointmentCase.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *appointmentScheduledEventResolver) Appointment(ctx context.Context, obj *model.AppointmentScheduledEvent) (*model.Appointment, error) {
-	return findByID(r.loaders(ctx).AppointmentsByCase, ctx, obj.CaseID, obj.AppointmentID, func(a *model.Appointment) int { return a.ID })
+	return r.rels.appointmentScheduledEventAppointment.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *caseResolver) Patient(ctx context.Context, obj *model.Case) (*model.Patient, error) {
-	return r.loaders(ctx).Patients.Load(ctx, obj.PatientID)
+	return r.rels.casePatient.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *caseResolver) Assignee(ctx context.Context, obj *model.Case) (*model.StaffMember, error) {
-	if obj.AssigneeID == nil {
-		return nil, nil
-	}
-	return r.loaders(ctx).Staff.Load(ctx, *obj.AssigneeID)
+	return r.rels.caseAssignee.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *caseResolver) Appointments(ctx context.Context, obj *model.Case) ([]*model.Appointment, error) {
-	return r.loaders(ctx).AppointmentsByCase.Load(ctx, obj.ID)
+	return r.rels.caseAppointments.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *caseResolver) Documents(ctx context.Context, obj *model.Case) ([]*model.Document, error) {
-	return r.loaders(ctx).DocumentsByCase.Load(ctx, obj.ID)
+	return r.rels.caseDocuments.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *caseUpdatedEventResolver) Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error) {
-	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+	return r.rels.caseUpdatedEventCase.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *doctorResolver) Clinic(ctx context.Context, obj *model.Doctor) (*model.Clinic, error) {
-	return r.loaders(ctx).Clinics.Load(ctx, obj.ClinicID)
+	return r.rels.doctorClinic.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *documentResolver) Case(ctx context.Context, obj *model.Document) (*model.Case, error) {
-	return r.loaders(ctx).Cases.Load(ctx, obj.CaseID)
+	return r.rels.documentCase.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *documentUploadedEventResolver) Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error) {
-	return findByID(r.loaders(ctx).DocumentsByCase, ctx, obj.CaseID, obj.DocumentID, func(d *model.Document) int { return d.ID })
+	return r.rels.documentUploadedEventDocument.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *mutationResolver) UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
@@ -70,11 +67,11 @@ func (r *mutationResolver) ScheduleAppointment(ctx context.Context, input model.
 }
 
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
-	return r.loaders(ctx).Insurers.Load(ctx, obj.InsurerID)
+	return r.rels.patientInsurer.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *patientResolver) Cases(ctx context.Context, obj *model.Patient) ([]*model.Case, error) {
-	return r.loaders(ctx).CasesByPatient.Load(ctx, obj.ID)
+	return r.rels.patientCases.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *queryResolver) Cases(ctx context.Context, status []model.CaseStatus, assigneeID *int, first *int, after *string) (*model.CaseConnection, error) {
@@ -82,11 +79,11 @@ func (r *queryResolver) Cases(ctx context.Context, status []model.CaseStatus, as
 }
 
 func (r *queryResolver) Case(ctx context.Context, id int) (*model.Case, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Cases, id, (*planner).cases)
+	return r.rels.queryCase.resolve(ctx, r.Resolver, id)
 }
 
 func (r *queryResolver) Patient(ctx context.Context, id int) (*model.Patient, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Patients, id, (*planner).patients)
+	return r.rels.queryPatient.resolve(ctx, r.Resolver, id)
 }
 
 func (r *queryResolver) SearchPatients(ctx context.Context, query string, first *int) ([]*model.Patient, error) {
@@ -94,11 +91,11 @@ func (r *queryResolver) SearchPatients(ctx context.Context, query string, first 
 }
 
 func (r *queryResolver) StaffMember(ctx context.Context, id int) (*model.StaffMember, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Staff, id, nil)
+	return r.rels.queryStaffMember.resolve(ctx, r.Resolver, id)
 }
 
 func (r *queryResolver) Doctor(ctx context.Context, id int) (*model.Doctor, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Doctors, id, (*planner).doctors)
+	return r.rels.queryDoctor.resolve(ctx, r.Resolver, id)
 }
 
 func (r *queryResolver) DoctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error) {
@@ -106,11 +103,11 @@ func (r *queryResolver) DoctorsBySpecialty(ctx context.Context, specialty string
 }
 
 func (r *queryResolver) Clinic(ctx context.Context, id int) (*model.Clinic, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Clinics, id, nil)
+	return r.rels.queryClinic.resolve(ctx, r.Resolver, id)
 }
 
 func (r *queryResolver) Insurer(ctx context.Context, id int) (*model.Insurer, error) {
-	return lookup(ctx, r.Resolver, r.loaders(ctx).Insurers, id, nil)
+	return r.rels.queryInsurer.resolve(ctx, r.Resolver, id)
 }
 
 func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {

@@ -1,0 +1,374 @@
+package resolvers
+
+import (
+	"context"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stacker/stacker/graph/model"
+	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/loaders"
+)
+
+// Every schema field that crosses into another service (its value is not in
+// the parent's model but loaded by key, or, at the root, fetched by its own
+// resolver) is declared once, in newRelations. The rest follows from that
+// declaration:
+//   - the field's resolver is one line calling the declaration's load, so it
+//     uses the loader the declaration names;
+//   - the planner (walk) prefetches the declared relations a client selected
+//     below a set of values, level by level, and prefetchRoot batches the
+//     declared lookups by id;
+//   - the cost model (CostModel) charges each declared field its calls and
+//     sizes its lists.
+// TestRelations checks the declarations against the schema: a crossing field
+// with no declaration, a declaration of a field that does not exist or with
+// the wrong type, a missing loader or cost entry all fail it.
+//
+// A Go table rather than a schema directive: a declaration has to say how
+// to read the key from the parent's model (Case.PatientID, a nullable
+// AssigneeID) and which loader to use, and in Go both are typed, so a wrong
+// loader or key is a compile error and the planner reads keys with a plain
+// function call rather than by reflection on the hot path. A directive's
+// definition would also be public: gqlgen's introspection and `schema print`
+// list every directive definition, so clients and the baseline would see it.
+//
+// To add a relation:
+//  1. Add the field to schema.graphqls, nullable, and run go generate ./...;
+//     gqlgen adds a resolver stub to schema.resolvers.go, since the model
+//     has no such field (the model keeps the key, such as Case.PatientID).
+//  2. Declare it in newRelations: one (a key the parent holds), many (a
+//     list by the parent's id, with its typical size), pick (one item of
+//     such a list), byIDArg (a Query field by id) or root (a root field
+//     with its own resolver, only its cost); a new type needs its object
+//     in relations, with its loader by id if it has one.
+//  3. Make the stub one line: return r.rels.<name>.load(ctx, r.loaders(ctx), obj)
+//     (resolve(ctx, r.Resolver, id) for a lookup).
+// The planner and the cost model then include it. TestRelations fails
+// while a field that crosses has no declaration, or a declaration disagrees
+// with the schema, the loaders or the cost model. A new service needs its
+// client and its loader in package loaders first.
+
+// decl is what every declaration says about its field, for the cost model
+// and the schema checks.
+type decl struct {
+	parent, name string // the field's coordinate: parent type and field name
+	// target is the GraphQL type the field returns, list whether it is a
+	// list of them; target is "" for root fields with resolvers of their
+	// own, which only declare their cost.
+	target string
+	list   bool
+	calls  int                  // upstream calls the field costs, per level
+	size   graphqlhttp.ListSize // for lists: how long they usually are
+	// hasLoader, for the checks, reports whether l has the loader the
+	// field reads; nil for root fields with resolvers of their own.
+	hasLoader func(l *loaders.Loaders) bool
+}
+
+func (d *decl) coordinate() string { return d.parent + "." + d.name }
+
+// object is a GraphQL object type whose values Stacker holds as T, with the
+// relations that leave it.
+type object[T any] struct {
+	name string
+	// byID is its loader by id; nil for types not looked up by id
+	// (appointments and documents come by case, events from the bus).
+	byID func(*loaders.Loaders) *loaders.Loader[T]
+	rels []edge[T]
+}
+
+// loadable reports whether o is loaded by id and l has that loader.
+func (o *object[T]) loadable(l *loaders.Loaders) bool { return o.byID != nil && o.byID(l) != nil }
+
+// edge is a relation leaving values of type T.
+type edge[T any] interface {
+	declared() *decl
+	// prefetch claims the relation for all of from at once, and below
+	// them what sel selects.
+	prefetch(p *planner, ctx context.Context, from []T, sel ast.SelectionSet)
+}
+
+// toOne is a relation to one value by a key the parent holds.
+type toOne[P, V any] struct {
+	decl
+	// key is the related value's id; false when there is none (an
+	// unassigned case), which resolves to null without a call.
+	key func(P) (int, bool)
+	to  *object[V]
+}
+
+func (r *toOne[P, V]) declared() *decl { return &r.decl }
+
+func (r *toOne[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) (V, error) {
+	k, ok := r.key(from)
+	if !ok {
+		var zero V
+		return zero, nil
+	}
+	return r.to.byID(l).Load(ctx, k)
+}
+
+func (r *toOne[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+	ids := make([]int, 0, len(from))
+	for _, v := range from {
+		if k, ok := r.key(v); ok {
+			ids = append(ids, k)
+		}
+	}
+	prefetch(ctx, r.to.byID(p.l), ids, below(p, ctx, r.to, sel))
+}
+
+// toMany is a one-to-many relation: a list loaded by the parent's own id.
+type toMany[P, V any] struct {
+	decl
+	key    func(P) int
+	loader func(*loaders.Loaders) *loaders.Loader[[]V]
+	to     *object[V]
+}
+
+func (r *toMany[P, V]) declared() *decl { return &r.decl }
+
+func (r *toMany[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) ([]V, error) {
+	return r.loader(l).Load(ctx, r.key(from))
+}
+
+func (r *toMany[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), below(p, ctx, r.to, sel))
+}
+
+// oneOf is one value picked by id from a one-to-many list: an event names a
+// case and one of its documents, and the documents service lists documents
+// by case. It prefetches the whole list, as a toMany.
+type oneOf[P, V any] struct {
+	toMany[P, V]
+	id   func(P) int // the id of the value wanted
+	idOf func(V) int
+}
+
+func (r *oneOf[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) (V, error) {
+	return findByID(r.loader(l), ctx, r.key(from), r.id(from), r.idOf)
+}
+
+// lookup is a root field returning one value by its `id` argument. The
+// value comes from the root prefetch (one call per service for all such
+// fields of the operation), and the relations below it are prefetched
+// level by level.
+type lookup[V any] struct {
+	decl
+	to *object[V]
+}
+
+func (q *lookup[V]) resolve(ctx context.Context, r *Resolver, id int) (V, error) {
+	r.prefetchRoot(ctx)
+	l := r.loaders(ctx)
+	v, err := q.to.byID(l).Load(ctx, id)
+	if err != nil || len(q.to.rels) == 0 {
+		return v, err
+	}
+	walk(newPlanner(ctx, l), ctx, q.to, []V{v}, selections(ctx))
+	return v, nil
+}
+
+func (q *lookup[V]) loadAll(ctx context.Context, l *loaders.Loaders, ids []int) {
+	q.to.byID(l).LoadAll(ctx, ids)
+}
+
+// rootLookup is a lookup whatever its type, for prefetchRoot.
+type rootLookup interface {
+	loadAll(ctx context.Context, l *loaders.Loaders, ids []int)
+}
+
+// relations holds the declarations; the Resolver builds it once.
+type relations struct {
+	// The object types the relations connect, named as in the schema.
+	Case                      *object[*model.Case]
+	Patient                   *object[*model.Patient]
+	Insurer                   *object[*model.Insurer]
+	StaffMember               *object[*model.StaffMember]
+	Doctor                    *object[*model.Doctor]
+	Clinic                    *object[*model.Clinic]
+	Appointment               *object[*model.Appointment]
+	Document                  *object[*model.Document]
+	CaseUpdatedEvent          *object[*model.CaseUpdatedEvent]
+	DocumentUploadedEvent     *object[*model.DocumentUploadedEvent]
+	AppointmentScheduledEvent *object[*model.AppointmentScheduledEvent]
+
+	casePatient                          *toOne[*model.Case, *model.Patient]
+	caseAssignee                         *toOne[*model.Case, *model.StaffMember]
+	caseAppointments                     *toMany[*model.Case, *model.Appointment]
+	caseDocuments                        *toMany[*model.Case, *model.Document]
+	patientInsurer                       *toOne[*model.Patient, *model.Insurer]
+	patientCases                         *toMany[*model.Patient, *model.Case]
+	appointmentDoctor                    *toOne[*model.Appointment, *model.Doctor]
+	appointmentCase                      *toOne[*model.Appointment, *model.Case]
+	doctorClinic                         *toOne[*model.Doctor, *model.Clinic]
+	documentCase                         *toOne[*model.Document, *model.Case]
+	caseUpdatedEventCase                 *toOne[*model.CaseUpdatedEvent, *model.Case]
+	documentUploadedEventDocument        *oneOf[*model.DocumentUploadedEvent, *model.Document]
+	appointmentScheduledEventAppointment *oneOf[*model.AppointmentScheduledEvent, *model.Appointment]
+
+	queryCase        *lookup[*model.Case]
+	queryPatient     *lookup[*model.Patient]
+	queryStaffMember *lookup[*model.StaffMember]
+	queryDoctor      *lookup[*model.Doctor]
+	queryClinic      *lookup[*model.Clinic]
+	queryInsurer     *lookup[*model.Insurer]
+
+	// all is every declaration, in declaration order.
+	all []*decl
+	// lookups are the lookups by Query field name.
+	lookups map[string]rootLookup
+}
+
+// newRelations declares every field that crosses into another service.
+//
+// Costs: each relation is one upstream call per level of the query. List
+// sizes are the services' typical sizes, rounded up: about 3 appointments
+// and 2 documents a case, 5 cases a patient. The event payloads cost
+// nothing: the cost model has never charged them (an event's entities are
+// loaded once for all its subscribers), and charging them would change which
+// subscriptions the cost limit refuses.
+func newRelations() *relations {
+	rs := &relations{
+		Case:        &object[*model.Case]{name: "Case", byID: func(l *loaders.Loaders) *loaders.Loader[*model.Case] { return l.Cases }},
+		Patient:     &object[*model.Patient]{name: "Patient", byID: func(l *loaders.Loaders) *loaders.Loader[*model.Patient] { return l.Patients }},
+		Insurer:     &object[*model.Insurer]{name: "Insurer", byID: func(l *loaders.Loaders) *loaders.Loader[*model.Insurer] { return l.Insurers }},
+		StaffMember: &object[*model.StaffMember]{name: "StaffMember", byID: func(l *loaders.Loaders) *loaders.Loader[*model.StaffMember] { return l.Staff }},
+		Doctor:      &object[*model.Doctor]{name: "Doctor", byID: func(l *loaders.Loaders) *loaders.Loader[*model.Doctor] { return l.Doctors }},
+		Clinic:      &object[*model.Clinic]{name: "Clinic", byID: func(l *loaders.Loaders) *loaders.Loader[*model.Clinic] { return l.Clinics }},
+		Appointment: &object[*model.Appointment]{name: "Appointment"},
+		Document:    &object[*model.Document]{name: "Document"},
+
+		CaseUpdatedEvent:          &object[*model.CaseUpdatedEvent]{name: "CaseUpdatedEvent"},
+		DocumentUploadedEvent:     &object[*model.DocumentUploadedEvent]{name: "DocumentUploadedEvent"},
+		AppointmentScheduledEvent: &object[*model.AppointmentScheduledEvent]{name: "AppointmentScheduledEvent"},
+
+		lookups: map[string]rootLookup{},
+	}
+	caseID := func(c *model.Case) int { return c.ID }
+
+	rs.casePatient = one(rs, rs.Case, "patient", 1, rs.Patient, func(c *model.Case) (int, bool) { return c.PatientID, true })
+	rs.caseAssignee = one(rs, rs.Case, "assignee", 1, rs.StaffMember, func(c *model.Case) (int, bool) {
+		if c.AssigneeID == nil {
+			return 0, false
+		}
+		return *c.AssigneeID, true
+	})
+	rs.caseAppointments = many(rs, rs.Case, "appointments", 1, 5, rs.Appointment,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Appointment] { return l.AppointmentsByCase }, caseID)
+	rs.caseDocuments = many(rs, rs.Case, "documents", 1, 5, rs.Document,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Document] { return l.DocumentsByCase }, caseID)
+
+	rs.patientInsurer = one(rs, rs.Patient, "insurer", 1, rs.Insurer, func(p *model.Patient) (int, bool) { return p.InsurerID, true })
+	rs.patientCases = many(rs, rs.Patient, "cases", 1, 10, rs.Case,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Case] { return l.CasesByPatient },
+		func(p *model.Patient) int { return p.ID })
+
+	rs.appointmentDoctor = one(rs, rs.Appointment, "doctor", 1, rs.Doctor, func(a *model.Appointment) (int, bool) { return a.DoctorID, true })
+	rs.appointmentCase = one(rs, rs.Appointment, "case", 1, rs.Case, func(a *model.Appointment) (int, bool) { return a.CaseID, true })
+	rs.doctorClinic = one(rs, rs.Doctor, "clinic", 1, rs.Clinic, func(d *model.Doctor) (int, bool) { return d.ClinicID, true })
+	rs.documentCase = one(rs, rs.Document, "case", 1, rs.Case, func(d *model.Document) (int, bool) { return d.CaseID, true })
+
+	rs.caseUpdatedEventCase = one(rs, rs.CaseUpdatedEvent, "case", 0, rs.Case, func(e *model.CaseUpdatedEvent) (int, bool) { return e.CaseID, true })
+	rs.documentUploadedEventDocument = pick(rs, rs.DocumentUploadedEvent, "document", rs.caseDocuments,
+		func(e *model.DocumentUploadedEvent) int { return e.CaseID },
+		func(e *model.DocumentUploadedEvent) int { return e.DocumentID },
+		func(d *model.Document) int { return d.ID })
+	rs.appointmentScheduledEventAppointment = pick(rs, rs.AppointmentScheduledEvent, "appointment", rs.caseAppointments,
+		func(e *model.AppointmentScheduledEvent) int { return e.CaseID },
+		func(e *model.AppointmentScheduledEvent) int { return e.AppointmentID },
+		func(a *model.Appointment) int { return a.ID })
+
+	rs.queryCase = byIDArg(rs, "case", rs.Case)
+	rs.queryPatient = byIDArg(rs, "patient", rs.Patient)
+	rs.queryStaffMember = byIDArg(rs, "staffMember", rs.StaffMember)
+	rs.queryDoctor = byIDArg(rs, "doctor", rs.Doctor)
+	rs.queryClinic = byIDArg(rs, "clinic", rs.Clinic)
+	rs.queryInsurer = byIDArg(rs, "insurer", rs.Insurer)
+
+	// Root fields with resolvers of their own (query.go, mutation.go): only
+	// their cost is declared here.
+	rs.root("Query", "cases", graphqlhttp.ListSize{SlicingArgument: "first", Default: 25, SizedFields: []string{"nodes", "edges"}})
+	rs.root("Query", "searchPatients", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
+	rs.root("Query", "doctorsBySpecialty", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
+	rs.root("Mutation", "updateCase", graphqlhttp.ListSize{})
+	rs.root("Mutation", "scheduleAppointment", graphqlhttp.ListSize{})
+	return rs
+}
+
+// one declares a relation to one value by a key the parent holds.
+func one[P, V any](rs *relations, from *object[P], field string, calls int, to *object[V], key func(P) (int, bool)) *toOne[P, V] {
+	r := &toOne[P, V]{decl: decl{parent: from.name, name: field, target: to.name, calls: calls, hasLoader: to.loadable}, key: key, to: to}
+	from.rels = append(from.rels, r)
+	rs.all = append(rs.all, &r.decl)
+	return r
+}
+
+// many declares a one-to-many relation, loaded by the parent's id (key).
+func many[P, V any](rs *relations, from *object[P], field string, calls, size int, to *object[V],
+	loader func(*loaders.Loaders) *loaders.Loader[[]V], key func(P) int,
+) *toMany[P, V] {
+	r := &toMany[P, V]{
+		decl: decl{
+			parent: from.name, name: field, target: to.name, list: true, calls: calls, size: graphqlhttp.ListSize{Default: size},
+			hasLoader: func(l *loaders.Loaders) bool { return loader(l) != nil },
+		},
+		key:    key,
+		loader: loader,
+		to:     to,
+	}
+	from.rels = append(from.rels, r)
+	rs.all = append(rs.all, &r.decl)
+	return r
+}
+
+// pick declares a value picked by id from the list of the relation in,
+// which is keyed by key.
+func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[Q, V], key, id func(P) int, idOf func(V) int) *oneOf[P, V] {
+	r := &oneOf[P, V]{
+		toMany: toMany[P, V]{decl: decl{parent: from.name, name: field, target: in.to.name, hasLoader: in.hasLoader}, key: key, loader: in.loader, to: in.to},
+		id:     id,
+		idOf:   idOf,
+	}
+	from.rels = append(from.rels, r)
+	rs.all = append(rs.all, &r.decl)
+	return r
+}
+
+// byIDArg declares a Query field returning one value by its `id` argument.
+func byIDArg[V any](rs *relations, field string, to *object[V]) *lookup[V] {
+	q := &lookup[V]{decl: decl{parent: "Query", name: field, target: to.name, calls: 1, hasLoader: to.loadable}, to: to}
+	rs.lookups[field] = q
+	rs.all = append(rs.all, &q.decl)
+	return q
+}
+
+// root declares a root field that one upstream call serves, sized when it
+// is a list.
+func (rs *relations) root(parent, field string, size graphqlhttp.ListSize) {
+	rs.all = append(rs.all, &decl{parent: parent, name: field, calls: 1, size: size})
+}
+
+// walk prefetches, below the values vs of o, the relations sel selects.
+func walk[T any](p *planner, ctx context.Context, o *object[T], vs []T, sel ast.SelectionSet) {
+	if len(vs) == 0 || len(o.rels) == 0 {
+		return
+	}
+	for _, f := range p.collect(sel, o.name) {
+		for _, r := range o.rels {
+			if r.declared().name == f.Name {
+				r.prefetch(p, ctx, vs, f.Selections)
+				break
+			}
+		}
+	}
+}
+
+// below is what a prefetch of values of o runs once they have loaded: the
+// walk of the next level, or nothing when o has no relations.
+func below[V any](p *planner, ctx context.Context, o *object[V], sel ast.SelectionSet) func([]V) {
+	if len(o.rels) == 0 {
+		return nil
+	}
+	return func(vs []V) { walk(p, ctx, o, vs, sel) }
+}
