@@ -1,6 +1,18 @@
 // Package config reads Stacker's configuration from the environment. Every
 // setting has a default that works for `go run .`; a malformed value stops
 // startup with an error naming the variable.
+//
+// Each setting is declared once, as a field of Config with its variable,
+// default and accepted range in struct tags; Load reads them all through one
+// small reflection-based loader (load.go), and docs/configuration.md is held
+// to the same variables and defaults by a test. Everything else in Stacker
+// takes its values from here and defaults nothing itself.
+//
+// One convention for "off": 0 turns off what a cap, ratio or wait enables
+// (STACKER_UPSTREAM_MAX_IN_FLIGHT=0 no bulkhead, STACKER_RETRY_BUDGET=0 and
+// STACKER_UPSTREAM_RETRIES=0 no retries, STACKER_BATCH_MAX=0 no batching,
+// STACKER_UPSTREAM_MAX_RETRY_AFTER=0 no waiting for Retry-After), and the
+// packages the values go to read their zero values the same way.
 package config
 
 import (
@@ -8,118 +20,194 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
 
 // Services are the upstream services, in the order they are listed to people.
+// This is the one list: STACKER_<SERVICE>_URL and _TIMEOUT are read for each,
+// and the clients (loaders.Clients) and the demo services (demo.ServiceNames)
+// are tested against it.
 func Services() []string {
 	return []string{"patients", "insurers", "cases", "staff", "doctors", "clinics", "appointments", "documents"}
 }
 
-// Config is Stacker's configuration.
+// Config is Stacker's configuration, nested by concern.
+//
+// Tags: env names the variable; default is its value when unset, written as
+// a person would set it (and as docs/configuration.md shows it); production
+// replaces default when STACKER_ENV=production; min and max bound numbers
+// (a duration may be 0 only with min:"0"); oneof lists the accepted words;
+// want says what a TextUnmarshaler accepts; custom marks a variable Load
+// reads with its own code (its default still comes from the tag).
+//
+// The groups are embedded, so a setting can be named by its concern
+// (cfg.Limits.MaxDepth) or by itself (cfg.MaxDepth); field names are
+// therefore unique across groups (a test checks).
 type Config struct {
-	// Addr is where the gateway listens (STACKER_ADDR).
-	Addr string
-	// ServiceURLs maps each service to its base URL. Empty means "start the
-	// embedded demo services"; otherwise all eight are set.
-	ServiceURLs map[string]string
-	// DemoLatency slows every embedded demo service call (STACKER_DEMO_LATENCY).
-	DemoLatency time.Duration
+	// Env is "development" or "production". Production turns introspection
+	// and field suggestions off by default, requires a trusted documents
+	// manifest and accepts WebSocket origins only from CORSOrigins. It
+	// touches several concerns, so it stands above them.
+	Env string `env:"STACKER_ENV" default:"development" oneof:"development production"`
 
-	LogLevel  slog.Level // STACKER_LOG_LEVEL: debug, info, warn, error
-	LogFormat string     // STACKER_LOG_FORMAT: text or json
+	Server
+	Upstream
+	Limits
+	FrontDoor
+	Caches
+	Subscriptions
+	Demo
+	Log
+}
 
-	UpstreamAttemptTimeout time.Duration // STACKER_UPSTREAM_TIMEOUT
-	UpstreamRetries        int           // STACKER_UPSTREAM_RETRIES
-	UpstreamMaxIdleConns   int           // STACKER_UPSTREAM_MAX_IDLE_CONNS (per service)
-	LoaderWait             time.Duration // STACKER_LOADER_WAIT
-	QueryCacheSize         int           // STACKER_QUERY_CACHE_SIZE
-	ShutdownTimeout        time.Duration // STACKER_SHUTDOWN_TIMEOUT
+// Server is the gateway's listeners and the lifetime of its requests and
+// process.
+type Server struct {
+	// Addr is where the gateway listens.
+	Addr string `env:"STACKER_ADDR" default:"127.0.0.1:8080"`
+	// DebugAddr, when set, serves pprof and process figures on a separate
+	// listener for operators and the load command.
+	DebugAddr string `env:"STACKER_DEBUG_ADDR"`
 	// OperationTimeout is the deadline of every query and mutation; every
-	// upstream call it makes inherits it (STACKER_OPERATION_TIMEOUT).
-	OperationTimeout time.Duration
-	// ServiceTimeouts overrides UpstreamAttemptTimeout per service
-	// (STACKER_<SERVICE>_TIMEOUT).
-	ServiceTimeouts map[string]time.Duration
-	// UpstreamMaxInFlight caps concurrent calls per service
-	// (STACKER_UPSTREAM_MAX_IN_FLIGHT; 0 means no cap).
-	UpstreamMaxInFlight int
-	// RetryBudget is the retries a service may get per call over time
-	// (STACKER_RETRY_BUDGET; 0 disables retries).
-	RetryBudget float64
-	// BreakerFailures consecutive failed calls open a service's circuit
-	// breaker for BreakerOpenFor (STACKER_BREAKER_FAILURES, STACKER_BREAKER_OPEN_FOR).
-	BreakerFailures int
-	BreakerOpenFor  time.Duration
-	// DemoFaults is the fault specification for the demo services
-	// (STACKER_DEMO_FAULTS), e.g. "patients:fail=0.2,doctors:latency=300ms".
-	DemoFaults string
-	// Env is "development" (the default) or "production" (STACKER_ENV).
-	// Production turns introspection and field suggestions off by default
-	// and enforces the trusted documents list.
-	Env string
-	// RedisURL, when set, shares automatic persisted queries between
-	// replicas (STACKER_REDIS_URL).
-	RedisURL string
-	// TrustedDocuments is a manifest of the only operations allowed to run
-	// (STACKER_TRUSTED_DOCUMENTS). Production requires one; "off" runs any
-	// operation, which production allows only when said explicitly
-	// (TrustedDocumentsOff).
-	TrustedDocuments    string
-	TrustedDocumentsOff bool
-	// Introspection and FieldSuggestions (STACKER_INTROSPECTION,
-	// STACKER_FIELD_SUGGESTIONS) default to on, off in production.
-	Introspection    bool
-	FieldSuggestions bool
-	// Request limits (STACKER_MAX_BODY_BYTES, STACKER_MAX_TOKENS,
-	// STACKER_MAX_DEPTH, STACKER_MAX_ALIASES, STACKER_MAX_ROOT_FIELDS,
-	// STACKER_MAX_DIRECTIVES, STACKER_MAX_COST), and client batching
-	// (STACKER_BATCH_MAX; 0 turns it off).
-	MaxBodyBytes  int
-	MaxTokens     int
-	MaxDepth      int
-	MaxAliases    int
-	MaxRootFields int
-	MaxDirectives int
-	MaxCost       int
-	BatchMax      int
-	// MaxFields caps the fields of a document with fragments expanded, and
-	// MaxFieldRepeats the selections answering under one response name
-	// (STACKER_MAX_FIELDS, STACKER_MAX_FIELD_REPEATS): together they bound
-	// validation's work. MaxErrors caps the errors of one response
-	// (STACKER_MAX_ERRORS).
-	MaxFields       int
-	MaxFieldRepeats int
-	MaxErrors       int
-	// APQMaxBytes bounds the documents the persisted-query cache holds (in
-	// memory; in Redis, what the replicas may write per day), and
-	// APQMaxEntryBytes the largest one it stores (STACKER_APQ_MAX_BYTES,
-	// STACKER_APQ_MAX_ENTRY_BYTES).
-	APQMaxBytes      int
-	APQMaxEntryBytes int
+	// upstream call it makes inherits it.
+	OperationTimeout time.Duration `env:"STACKER_OPERATION_TIMEOUT" default:"10s"`
 	// ReadTimeout is how long a request's headers and body may take to
 	// arrive; WriteTimeout how long its answer may take to be written once
-	// the operation has had its OperationTimeout (STACKER_READ_TIMEOUT,
-	// STACKER_WRITE_TIMEOUT). Subscriptions are exempt from the second.
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	// CORSOrigins may call the API from a browser (STACKER_CORS_ORIGINS,
-	// comma-separated; "*" for any, development only).
-	CORSOrigins []string
+	// the operation has had its OperationTimeout. Subscriptions are exempt
+	// from the second.
+	ReadTimeout  time.Duration `env:"STACKER_READ_TIMEOUT" default:"15s"`
+	WriteTimeout time.Duration `env:"STACKER_WRITE_TIMEOUT" default:"10s"`
+	// ShutdownTimeout is how long in-flight requests get after SIGINT or
+	// SIGTERM.
+	ShutdownTimeout time.Duration `env:"STACKER_SHUTDOWN_TIMEOUT" default:"10s"`
+	// GCPercent is the GOGC the gateway sets at start. A query allocates a
+	// few MB of short-lived garbage while the live heap stays small, so Go's
+	// default of 100 collects several times per query; 400 trades some
+	// memory for a fifth less CPU. When GOGC is set, Go has applied it
+	// already (by its own rules) and GCPercent is 0: leave it be.
+	GCPercent int `env:"GOGC" default:"400" custom:"true"`
+}
+
+// Upstream is how the gateway calls the services: where they are, the
+// shared HTTP client (timeouts, retries, pool) and each service's guard
+// (bulkhead, circuit breaker, retry budget).
+type Upstream struct {
+	// ServiceURLs maps each service to its base URL. Empty means "start the
+	// embedded demo services"; otherwise all eight are set.
+	ServiceURLs map[string]string `env:"STACKER_<SERVICE>_URL" custom:"true"`
+	// AttemptTimeout bounds one attempt of an upstream call, body included;
+	// ServiceTimeouts overrides it per service.
+	AttemptTimeout  time.Duration            `env:"STACKER_UPSTREAM_TIMEOUT" default:"5s"`
+	ServiceTimeouts map[string]time.Duration `env:"STACKER_<SERVICE>_TIMEOUT" custom:"true"`
+	// Retries is the retries of an idempotent read after the first attempt.
+	Retries int `env:"STACKER_UPSTREAM_RETRIES" default:"2" min:"0" max:"10"`
+	// RetryWaitMin and RetryWaitMax bound the jittered backoff between
+	// retries (retryablehttp's own defaults are seconds, far too long on a
+	// request path).
+	RetryWaitMin time.Duration `env:"STACKER_UPSTREAM_RETRY_WAIT_MIN" default:"10ms"`
+	RetryWaitMax time.Duration `env:"STACKER_UPSTREAM_RETRY_WAIT_MAX" default:"100ms"`
+	// MaxRetryAfter is the longest 429 Retry-After waited for, deadline or
+	// not, so a hostile Retry-After cannot park a request.
+	MaxRetryAfter time.Duration `env:"STACKER_UPSTREAM_MAX_RETRY_AFTER" default:"2s" min:"0"`
+	// RetryBudget is the retries a service may get per call over time, once
+	// a reserve of RetryReserve retries is spent.
+	RetryBudget  float64 `env:"STACKER_RETRY_BUDGET" default:"0.2" min:"0" max:"10" want:"0.2 = one retry per five calls"`
+	RetryReserve int     `env:"STACKER_RETRY_RESERVE" default:"10" min:"0" max:"1000000"`
+	// MaxIdleConns is the keep-alive connections kept per service (a
+	// resolver fan-out opens many at once; net/http's 2 would redial most).
+	MaxIdleConns int `env:"STACKER_UPSTREAM_MAX_IDLE_CONNS" default:"256" min:"1" max:"100000"`
+	// MaxInFlight caps concurrent calls per service (the bulkhead).
+	MaxInFlight int `env:"STACKER_UPSTREAM_MAX_IN_FLIGHT" default:"64" min:"0" max:"1000000"`
+	// BreakerFailures consecutive failed calls, or failures in half of at
+	// least BreakerMinCalls calls within BreakerWindow, open a service's
+	// circuit breaker for BreakerOpenFor.
+	BreakerFailures int           `env:"STACKER_BREAKER_FAILURES" default:"5" min:"1" max:"1000000"`
+	BreakerMinCalls int           `env:"STACKER_BREAKER_MIN_CALLS" default:"20" min:"1" max:"1000000"`
+	BreakerWindow   time.Duration `env:"STACKER_BREAKER_WINDOW" default:"10s"`
+	BreakerOpenFor  time.Duration `env:"STACKER_BREAKER_OPEN_FOR" default:"5s"`
+	// LoaderWait is how long a loader waits for more keys before its batch
+	// goes out (only lookups the planner did not prefetch wait).
+	LoaderWait time.Duration `env:"STACKER_LOADER_WAIT" default:"500us"`
+}
+
+// Limits bound what one request may ask of the gateway.
+type Limits struct {
+	MaxBodyBytes  int `env:"STACKER_MAX_BODY_BYTES" default:"1048576" min:"1024" max:"1073741824"`
+	MaxTokens     int `env:"STACKER_MAX_TOKENS" default:"15000" min:"100" max:"10000000"`
+	MaxDepth      int `env:"STACKER_MAX_DEPTH" default:"15" min:"2" max:"1000"`
+	MaxAliases    int `env:"STACKER_MAX_ALIASES" default:"30" min:"0" max:"100000"`
+	MaxRootFields int `env:"STACKER_MAX_ROOT_FIELDS" default:"20" min:"1" max:"100000"`
+	MaxDirectives int `env:"STACKER_MAX_DIRECTIVES" default:"5" min:"1" max:"1000"`
+	MaxCost       int `env:"STACKER_MAX_COST" default:"10000" min:"1" max:"1099511627776"`
+	// MaxFields caps the fields of a document with fragments expanded, and
+	// MaxFieldRepeats the selections answering under one response name:
+	// together they bound validation's work.
+	MaxFields       int `env:"STACKER_MAX_FIELDS" default:"2000" min:"1" max:"1000000"`
+	MaxFieldRepeats int `env:"STACKER_MAX_FIELD_REPEATS" default:"30" min:"1" max:"100000"`
+	// MaxErrors caps the errors of one response.
+	MaxErrors int `env:"STACKER_MAX_ERRORS" default:"100" min:"1" max:"100000"`
+	// BatchMax is the operations one batched POST may carry; 0 turns
+	// batching off.
+	BatchMax int `env:"STACKER_BATCH_MAX" default:"0" min:"0" max:"1000"`
+}
+
+// FrontDoor is who may call and what they may run.
+type FrontDoor struct {
+	// TrustedDocuments is a manifest of the only operations allowed to run.
+	// Production requires one; "off" runs any operation, which production
+	// allows only when said explicitly (TrustedDocumentsOff).
+	TrustedDocuments    string `env:"STACKER_TRUSTED_DOCUMENTS"`
+	TrustedDocumentsOff bool
+	// Introspection and FieldSuggestions are on, off in production.
+	Introspection    bool `env:"STACKER_INTROSPECTION" default:"true" production:"false"`
+	FieldSuggestions bool `env:"STACKER_FIELD_SUGGESTIONS" default:"true" production:"false"`
+	// CORSOrigins may call the API from a browser (comma-separated; "*" for
+	// any, development only).
+	CORSOrigins []string `env:"STACKER_CORS_ORIGINS" custom:"true"`
+}
+
+// Caches are the parsed-query cache and the automatic persisted queries.
+type Caches struct {
+	// QueryCacheSize is the parsed and validated documents kept.
+	QueryCacheSize int `env:"STACKER_QUERY_CACHE_SIZE" default:"1000" min:"1" max:"1000000"`
+	// APQMaxBytes bounds the documents the persisted-query cache holds (in
+	// memory; in Redis, what the replicas may write per day), and
+	// APQMaxEntryBytes the largest one it stores.
+	APQMaxBytes      int `env:"STACKER_APQ_MAX_BYTES" default:"67108864" min:"1024" max:"1099511627776"`
+	APQMaxEntryBytes int `env:"STACKER_APQ_MAX_ENTRY_BYTES" default:"65536" min:"64" max:"1073741824"`
+	// RedisURL, when set, shares the persisted queries between replicas.
+	RedisURL string `env:"STACKER_REDIS_URL"`
+}
+
+// Subscriptions are the event bus and the limits of live subscriptions.
+type Subscriptions struct {
 	// EventsURL selects the event bus subscriptions read and the demo
-	// services publish on (STACKER_EVENTS_URL): memory://, nats://host:4222,
-	// redis://host:6379/0 or kafka://broker1,broker2 (?topic= overrides the
-	// topic, stacker.events).
-	EventsURL string
-	// MaxSubscriptions and MaxSubscriptionsPerConnection limit live
-	// subscriptions (STACKER_MAX_SUBSCRIPTIONS, STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION).
-	MaxSubscriptions              int
-	MaxSubscriptionsPerConnection int
-	// DebugAddr, when set, serves pprof and process figures on a separate
-	// listener for operators and the load command (STACKER_DEBUG_ADDR).
-	DebugAddr string
+	// services publish on: memory://, nats://host:4222, redis://host:6379/0
+	// or kafka://broker1,broker2 (?topic= overrides the topic, stacker.events).
+	EventsURL string `env:"STACKER_EVENTS_URL" default:"memory://"`
+	// Max and MaxPerConnection limit live subscriptions per replica and
+	// per WebSocket connection.
+	Max              int `env:"STACKER_MAX_SUBSCRIPTIONS" default:"10000" min:"1" max:"10000000"`
+	MaxPerConnection int `env:"STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION" default:"100" min:"1" max:"100000"`
+	// Buffer is the events a subscription may have waiting before it is
+	// dropped as too slow.
+	Buffer int `env:"STACKER_SUBSCRIPTION_BUFFER" default:"64" min:"1" max:"100000"`
+}
+
+// Demo configures the embedded demo services.
+type Demo struct {
+	// Latency slows every demo service call.
+	Latency time.Duration `env:"STACKER_DEMO_LATENCY" default:"0" min:"0"`
+	// Faults is the fault specification, e.g.
+	// "patients:fail=0.2,doctors:latency=300ms".
+	Faults string `env:"STACKER_DEMO_FAULTS"`
+}
+
+// Log is the process's logging.
+type Log struct {
+	Level  slog.Level `env:"STACKER_LOG_LEVEL" default:"info" want:"one of debug, info, warn, error"`
+	Format string     `env:"STACKER_LOG_FORMAT" default:"text" oneof:"text json"`
 }
 
 // Embedded reports whether the gateway should start its own demo services.
@@ -130,151 +218,41 @@ func EnvName(service string) string {
 	return "STACKER_" + strings.ToUpper(service) + "_URL"
 }
 
+// timeoutEnvName is the variable holding a service's attempt timeout.
+func timeoutEnvName(service string) string {
+	return "STACKER_" + strings.ToUpper(service) + "_TIMEOUT"
+}
+
 // Load reads the configuration through getenv. All problems are reported at
 // once, each naming its variable.
 func Load(getenv func(string) string) (Config, error) {
-	c := Config{
-		Addr:                          "127.0.0.1:8080",
-		LogLevel:                      slog.LevelInfo,
-		LogFormat:                     "text",
-		UpstreamAttemptTimeout:        5 * time.Second,
-		UpstreamRetries:               2,
-		UpstreamMaxIdleConns:          256,
-		LoaderWait:                    500 * time.Microsecond,
-		QueryCacheSize:                1000,
-		ShutdownTimeout:               10 * time.Second,
-		OperationTimeout:              10 * time.Second,
-		ServiceTimeouts:               map[string]time.Duration{},
-		UpstreamMaxInFlight:           64,
-		RetryBudget:                   0.2,
-		BreakerFailures:               5,
-		BreakerOpenFor:                5 * time.Second,
-		Env:                           "development",
-		MaxBodyBytes:                  1 << 20,
-		MaxTokens:                     15000,
-		MaxDepth:                      15,
-		MaxAliases:                    30,
-		MaxRootFields:                 20,
-		MaxDirectives:                 5,
-		MaxCost:                       10000,
-		MaxFields:                     2000,
-		MaxFieldRepeats:               30,
-		MaxErrors:                     100,
-		APQMaxBytes:                   64 << 20,
-		APQMaxEntryBytes:              64 << 10,
-		ReadTimeout:                   15 * time.Second,
-		WriteTimeout:                  10 * time.Second,
-		EventsURL:                     "memory://",
-		MaxSubscriptions:              10000,
-		MaxSubscriptionsPerConnection: 100,
-	}
-	var errs []error
-	if v := getenv("STACKER_ADDR"); v != "" {
-		c.Addr = v
-	}
-	c.DebugAddr = getenv("STACKER_DEBUG_ADDR")
-	c.DemoFaults = getenv("STACKER_DEMO_FAULTS")
-	duration := func(name string, dst *time.Duration, allowZero bool) {
-		v := getenv(name)
-		if v == "" {
-			return
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || (d == 0 && !allowZero) {
-			errs = append(errs, fmt.Errorf("%s: %q is not a valid duration (examples: 5ms, 2s)", name, v))
-			return
-		}
-		*dst = d
-	}
-	integer := func(name string, dst *int, lo, hi int) {
-		v := getenv(name)
-		if v == "" {
-			return
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			errs = append(errs, fmt.Errorf("%s: %q is not a whole number from %d to %d", name, v, lo, hi))
-			return
-		}
-		*dst = n
-	}
-	duration("STACKER_DEMO_LATENCY", &c.DemoLatency, true)
-	duration("STACKER_UPSTREAM_TIMEOUT", &c.UpstreamAttemptTimeout, false)
-	duration("STACKER_LOADER_WAIT", &c.LoaderWait, false)
-	duration("STACKER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, false)
-	duration("STACKER_READ_TIMEOUT", &c.ReadTimeout, false)
-	duration("STACKER_WRITE_TIMEOUT", &c.WriteTimeout, false)
-	integer("STACKER_UPSTREAM_RETRIES", &c.UpstreamRetries, 0, 10)
-	integer("STACKER_UPSTREAM_MAX_IDLE_CONNS", &c.UpstreamMaxIdleConns, 1, 100000)
-	integer("STACKER_QUERY_CACHE_SIZE", &c.QueryCacheSize, 1, 1000000)
-	duration("STACKER_OPERATION_TIMEOUT", &c.OperationTimeout, false)
-	integer("STACKER_UPSTREAM_MAX_IN_FLIGHT", &c.UpstreamMaxInFlight, 0, 1000000)
-	integer("STACKER_BREAKER_FAILURES", &c.BreakerFailures, 1, 1000000)
-	duration("STACKER_BREAKER_OPEN_FOR", &c.BreakerOpenFor, false)
-	for _, s := range Services() {
-		name := "STACKER_" + strings.ToUpper(s) + "_TIMEOUT"
-		var d time.Duration
-		duration(name, &d, false)
-		if d > 0 {
-			c.ServiceTimeouts[s] = d
-		}
-	}
-	if v := getenv("STACKER_RETRY_BUDGET"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 || r > 10 {
-			errs = append(errs, fmt.Errorf("STACKER_RETRY_BUDGET: %q is not a ratio from 0 to 10 (0.2 = one retry per five calls)", v))
-		} else {
-			c.RetryBudget = r
-		}
+	var c Config
+	l := &loader{getenv: getenv}
+	for _, s := range settings(&c) {
+		l.load(s, c.Env == "production")
 	}
 
-	c.RedisURL = getenv("STACKER_REDIS_URL")
-	c.TrustedDocuments = getenv("STACKER_TRUSTED_DOCUMENTS")
+	// The custom variables.
+	if getenv("GOGC") != "" {
+		c.GCPercent = 0
+	}
+	c.ServiceTimeouts = map[string]time.Duration{}
+	for _, s := range Services() {
+		name := timeoutEnvName(s)
+		if v := getenv(name); v != "" {
+			if d, err := parseDuration(v, false); err != nil {
+				l.fail(name, v, err)
+			} else {
+				c.ServiceTimeouts[s] = d
+			}
+		}
+	}
 	if c.TrustedDocuments == "off" {
 		c.TrustedDocuments, c.TrustedDocumentsOff = "", true
 	}
-	switch v := getenv("STACKER_ENV"); v {
-	case "", "development":
-	case "production":
-		c.Env = v
-	default:
-		errs = append(errs, fmt.Errorf("STACKER_ENV: %q is not development or production", v))
-	}
 	if c.Env == "production" && c.TrustedDocuments == "" && !c.TrustedDocumentsOff {
-		errs = append(errs, errors.New("STACKER_TRUSTED_DOCUMENTS: production runs only the operations of a trusted documents manifest; "+
+		l.errs = append(l.errs, errors.New("STACKER_TRUSTED_DOCUMENTS: production runs only the operations of a trusted documents manifest; "+
 			"name the manifest, or set it to off to run any operation (not recommended: patient data behind an open query language)"))
-	}
-	c.Introspection, c.FieldSuggestions = c.Env != "production", c.Env != "production"
-	boolean := func(name string, dst *bool) {
-		switch v := strings.ToLower(getenv(name)); v {
-		case "":
-		case "true", "1", "on":
-			*dst = true
-		case "false", "0", "off":
-			*dst = false
-		default:
-			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
-		}
-	}
-	boolean("STACKER_INTROSPECTION", &c.Introspection)
-	boolean("STACKER_FIELD_SUGGESTIONS", &c.FieldSuggestions)
-	integer("STACKER_MAX_BODY_BYTES", &c.MaxBodyBytes, 1024, 1<<30)
-	integer("STACKER_MAX_TOKENS", &c.MaxTokens, 100, 10000000)
-	integer("STACKER_MAX_DEPTH", &c.MaxDepth, 2, 1000)
-	integer("STACKER_MAX_ALIASES", &c.MaxAliases, 0, 100000)
-	integer("STACKER_MAX_ROOT_FIELDS", &c.MaxRootFields, 1, 100000)
-	integer("STACKER_MAX_DIRECTIVES", &c.MaxDirectives, 1, 1000)
-	integer("STACKER_MAX_COST", &c.MaxCost, 1, 1<<40)
-	integer("STACKER_BATCH_MAX", &c.BatchMax, 0, 1000)
-	integer("STACKER_MAX_FIELDS", &c.MaxFields, 1, 1000000)
-	integer("STACKER_MAX_FIELD_REPEATS", &c.MaxFieldRepeats, 1, 100000)
-	integer("STACKER_MAX_ERRORS", &c.MaxErrors, 1, 100000)
-	integer("STACKER_APQ_MAX_BYTES", &c.APQMaxBytes, 1024, 1<<40)
-	integer("STACKER_APQ_MAX_ENTRY_BYTES", &c.APQMaxEntryBytes, 64, 1<<30)
-	integer("STACKER_MAX_SUBSCRIPTIONS", &c.MaxSubscriptions, 1, 10000000)
-	integer("STACKER_MAX_SUBSCRIPTIONS_PER_CONNECTION", &c.MaxSubscriptionsPerConnection, 1, 100000)
-	if v := getenv("STACKER_EVENTS_URL"); v != "" {
-		c.EventsURL = v
 	}
 	if v := getenv("STACKER_CORS_ORIGINS"); v != "" {
 		for o := range strings.SplitSeq(v, ",") {
@@ -284,23 +262,12 @@ func Load(getenv func(string) string) (Config, error) {
 			}
 			if o != "*" {
 				if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
-					errs = append(errs, fmt.Errorf("STACKER_CORS_ORIGINS: %q is not an origin such as https://console.example.com", o))
+					l.errs = append(l.errs, fmt.Errorf("STACKER_CORS_ORIGINS: %q is not an origin such as https://console.example.com", o))
 					continue
 				}
 			}
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
-	}
-	if v := getenv("STACKER_LOG_LEVEL"); v != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Errorf("STACKER_LOG_LEVEL: %q is not one of debug, info, warn, error", v))
-		}
-	}
-	if v := getenv("STACKER_LOG_FORMAT"); v != "" {
-		if v != "text" && v != "json" {
-			errs = append(errs, fmt.Errorf("STACKER_LOG_FORMAT: %q is not text or json", v))
-		}
-		c.LogFormat = v
 	}
 
 	urls := map[string]string{}
@@ -313,7 +280,7 @@ func Load(getenv func(string) string) (Config, error) {
 			continue
 		}
 		if err := checkURL(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			l.errs = append(l.errs, fmt.Errorf("%s: %w", name, err))
 		}
 		urls[s] = strings.TrimRight(v, "/")
 	}
@@ -321,11 +288,11 @@ func Load(getenv func(string) string) (Config, error) {
 	case len(urls) == 0:
 		// Embedded demo services.
 	case len(missing) > 0:
-		errs = append(errs, fmt.Errorf("service URLs: when any STACKER_<SERVICE>_URL is set, all eight must be; missing %s", strings.Join(missing, ", ")))
+		l.errs = append(l.errs, fmt.Errorf("service URLs: when any STACKER_<SERVICE>_URL is set, all eight must be; missing %s", strings.Join(missing, ", ")))
 	default:
 		c.ServiceURLs = urls
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(l.errs...); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || !c.Embedded() || c.UpstreamRetries != 2 || c.LoaderWait != 500*time.Microsecond {
+	if c.Addr != "127.0.0.1:8080" || !c.Embedded() || c.Upstream.Retries != 2 || c.LoaderWait != 500*time.Microsecond ||
+		c.GCPercent != 400 || !c.Introspection || c.Log.Level != slog.LevelInfo {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -56,8 +58,38 @@ func TestLoad(t *testing.T) {
 			name: "overrides",
 			env:  map[string]string{"STACKER_ADDR": ":0", "STACKER_DEMO_LATENCY": "5ms", "STACKER_UPSTREAM_RETRIES": "0", "STACKER_DEBUG_ADDR": "127.0.0.1:6060"},
 			check: func(t *testing.T, c Config) {
-				if c.Addr != ":0" || c.DemoLatency != 5*time.Millisecond || c.UpstreamRetries != 0 || c.DebugAddr != "127.0.0.1:6060" {
+				if c.Addr != ":0" || c.Demo.Latency != 5*time.Millisecond || c.Upstream.Retries != 0 || c.DebugAddr != "127.0.0.1:6060" {
 					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "0 turns caps, ratios and waits off",
+			env: map[string]string{"STACKER_UPSTREAM_MAX_IN_FLIGHT": "0", "STACKER_RETRY_BUDGET": "0", "STACKER_UPSTREAM_RETRIES": "0",
+				"STACKER_BATCH_MAX": "0", "STACKER_UPSTREAM_MAX_RETRY_AFTER": "0", "STACKER_DEMO_LATENCY": "0"},
+			check: func(t *testing.T, c Config) {
+				if c.MaxInFlight != 0 || c.RetryBudget != 0 || c.Retries != 0 || c.BatchMax != 0 || c.MaxRetryAfter != 0 || c.Demo.Latency != 0 {
+					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{name: "0 refused where it cannot mean off", env: map[string]string{"STACKER_BREAKER_FAILURES": "0", "STACKER_BREAKER_OPEN_FOR": "0s", "STACKER_MAX_SUBSCRIPTIONS": "0"},
+			wantErr: []string{`STACKER_BREAKER_FAILURES: "0" is not a whole number from 1 to 1000000`, "STACKER_BREAKER_OPEN_FOR", "STACKER_MAX_SUBSCRIPTIONS"}},
+		{
+			name: "production defaults, overridden",
+			env:  map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off", "STACKER_FIELD_SUGGESTIONS": "On"},
+			check: func(t *testing.T, c Config) {
+				if c.Introspection || !c.FieldSuggestions || !c.TrustedDocumentsOff {
+					t.Errorf("introspection %v, suggestions %v, trusted off %v", c.Introspection, c.FieldSuggestions, c.TrustedDocumentsOff)
+				}
+			},
+		},
+		{
+			name: "GOGC set leaves Go's setting",
+			env:  map[string]string{"GOGC": "off"},
+			check: func(t *testing.T, c Config) {
+				if c.GCPercent != 0 {
+					t.Errorf("GCPercent = %d, want 0", c.GCPercent)
 				}
 			},
 		},

@@ -56,7 +56,7 @@ func RunDemo(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		fmt.Fprintf(stdout, "%s=%s\n", config.EnvName(s), urls[s])
 	}
 	fmt.Fprintf(stdout, "STACKER_DEMO_STATS_URL=http://%s/stats\n", ln.Addr())
-	log.Info("demo services running", "latency", cfg.DemoLatency.String())
+	log.Info("demo services running", "latency", cfg.Demo.Latency.String())
 	<-ctx.Done()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("stopping", slog.String("cause", err.Error()))
@@ -66,7 +66,7 @@ func RunDemo(ctx context.Context, getenv func(string) string, stdout, stderr io.
 
 // openBus opens the event bus STACKER_EVENTS_URL names.
 func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (events.Bus, error) {
-	bus, err := eventsurl.Open(ctx, cfg.EventsURL, log.With("component", "events"), events.Options{})
+	bus, err := eventsurl.Open(ctx, cfg.Subscriptions.EventsURL, log.With("component", "events"), events.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("configuration: STACKER_EVENTS_URL: %w", err)
 	}
@@ -76,12 +76,12 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (events.B
 // startDemo starts the demo services on loopback as configured (latency,
 // faults), publishing their events on bus, and returns their base URLs.
 func startDemo(ctx context.Context, cfg config.Config, log *slog.Logger, bus events.Bus) (*demo.Services, map[string]string, error) {
-	faults, err := demo.ParseFaults(cfg.DemoFaults)
+	faults, err := demo.ParseFaults(cfg.Demo.Faults)
 	if err != nil {
 		return nil, nil, fmt.Errorf("configuration: STACKER_DEMO_FAULTS: %w", err)
 	}
 	svcs := demo.New(demo.NewStore(), demo.Options{
-		Latency:    cfg.DemoLatency,
+		Latency:    cfg.Demo.Latency,
 		Logger:     log.With("component", "demo"),
 		Middleware: demo.NewFaultInjector(faults).Middleware,
 		Publish:    bus.Publish,

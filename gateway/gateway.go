@@ -44,12 +44,8 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	if getenv("GOGC") == "" {
-		// A query allocates a few MB of short-lived garbage (gqlgen's per-field
-		// contexts) while the live heap stays small, so the default GOGC=100
-		// collects several times per query; 400 trades some memory for a fifth
-		// less CPU. GOGC and GOMEMLIMIT in the environment take precedence.
-		debug.SetGCPercent(defaultGCPercent)
+	if cfg.Server.GCPercent > 0 { // 0: GOGC was set, and Go has applied it
+		debug.SetGCPercent(cfg.Server.GCPercent)
 	}
 	g, err := New(ctx, cfg, NewLogger(cfg, stderr))
 	if err != nil {
@@ -59,13 +55,10 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	return g.Serve(ctx)
 }
 
-// defaultGCPercent is the GOGC Stacker runs with unless GOGC is set.
-const defaultGCPercent = 400
-
 // NewLogger is the process's logger as configured.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
+	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -90,7 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	}
 	g.closers = append(g.closers, func() { bus.Close() })
 
-	g.urls = cfg.ServiceURLs
+	g.urls = cfg.Upstream.ServiceURLs
 	if cfg.Embedded() {
 		var svcs *demo.Services
 		svcs, g.urls, err = startDemo(ctx, cfg, log, bus)
@@ -100,20 +93,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 		g.closers = append(g.closers, func() { svcs.Close() })
 	}
 
+	up := cfg.Upstream
 	hc := upstream.NewHTTPClient(upstream.Options{
-		MaxIdleConnsPerHost: cfg.UpstreamMaxIdleConns,
-		AttemptTimeout:      cfg.UpstreamAttemptTimeout,
-		RetryMax:            retries(cfg.UpstreamRetries),
+		MaxIdleConnsPerHost: up.MaxIdleConns,
+		AttemptTimeout:      up.AttemptTimeout,
+		RetryMax:            up.Retries,
+		RetryWaitMin:        up.RetryWaitMin,
+		RetryWaitMax:        up.RetryWaitMax,
+		MaxRetryAfter:       up.MaxRetryAfter,
 		Logger:              log.With("component", "upstream"),
 	})
 	g.closers = append(g.closers, hc.CloseIdleConnections)
 	clients, err := loaders.NewClients(g.urls, hc, func(service string) upstream.Policy {
 		return upstream.Policy{
-			AttemptTimeout:  cfg.ServiceTimeouts[service],
-			MaxInFlight:     inFlightCap(cfg.UpstreamMaxInFlight),
-			BreakerFailures: cfg.BreakerFailures,
-			BreakerOpenFor:  cfg.BreakerOpenFor,
-			RetryRatio:      retryRatio(cfg.RetryBudget),
+			AttemptTimeout:  up.ServiceTimeouts[service],
+			MaxInFlight:     up.MaxInFlight,
+			BreakerFailures: up.BreakerFailures,
+			BreakerMinCalls: up.BreakerMinCalls,
+			BreakerWindow:   up.BreakerWindow,
+			BreakerOpenFor:  up.BreakerOpenFor,
+			RetryRatio:      up.RetryBudget,
+			RetryReserve:    float64(up.RetryReserve),
 			Logger:          log.With("component", "upstream"),
 		}
 	})
@@ -122,11 +122,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	}
 	res := resolvers.New(resolvers.Deps{
 		Clients:          clients,
-		Loaders:          loaders.Options{Wait: cfg.LoaderWait},
+		Loaders:          loaders.Options{Wait: up.LoaderWait},
 		Logger:           log,
-		OperationTimeout: cfg.OperationTimeout,
+		OperationTimeout: cfg.Server.OperationTimeout,
 		Events:           bus,
-		Live:             live.Options{MaxPerReplica: cfg.MaxSubscriptions, MaxPerConn: cfg.MaxSubscriptionsPerConnection},
+		Live: live.Options{
+			MaxPerReplica: cfg.Subscriptions.Max,
+			MaxPerConn:    cfg.Subscriptions.MaxPerConnection,
+			Buffer:        cfg.Subscriptions.Buffer,
+		},
 	})
 	g.closers = append(g.closers, res.Close)
 
@@ -136,35 +140,35 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	}
 	g.closers = append(g.closers, closeAPQ)
 	var trusted *graphqlhttp.TrustedDocuments
-	if cfg.TrustedDocumentsOff && cfg.Env == "production" {
+	if cfg.FrontDoor.TrustedDocumentsOff && cfg.Env == "production" {
 		log.Warn("STACKER_TRUSTED_DOCUMENTS=off: this production gateway runs any operation a client sends; " +
 			"register the front end's operations in a trusted documents manifest instead")
 	}
-	if cfg.TrustedDocuments != "" {
-		trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.TrustedDocuments, cfg.Env == "production", log.With("component", "trusted-documents"))
+	if cfg.FrontDoor.TrustedDocuments != "" {
+		trusted, err = graphqlhttp.LoadTrustedDocuments(cfg.FrontDoor.TrustedDocuments, cfg.Env == "production", log.With("component", "trusted-documents"))
 		if err != nil {
 			return nil, fmt.Errorf("configuration: STACKER_TRUSTED_DOCUMENTS: %w", err)
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Addr, err)
+		return nil, fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Server.Addr, err)
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.CORSOrigins}, log), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, log), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the
 		// body limit bounds (the transport answers 414 past it).
-		MaxHeaderBytes: cfg.MaxBodyBytes + 64<<10,
+		MaxHeaderBytes: cfg.Limits.MaxBodyBytes + 64<<10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	})
-	if cfg.DebugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.DebugAddr)
+	if cfg.Server.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.Server.DebugAddr)
 		if err != nil {
-			return nil, fmt.Errorf("listening on %s (STACKER_DEBUG_ADDR): %w", cfg.DebugAddr, err)
+			return nil, fmt.Errorf("listening on %s (STACKER_DEBUG_ADDR): %w", cfg.Server.DebugAddr, err)
 		}
 		g.listeners = append(g.listeners, dln)
 		g.servers = append(g.servers, &http.Server{Handler: debugserver.Handler(), ReadHeaderTimeout: 10 * time.Second})
@@ -189,8 +193,8 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	g.log.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	g.log.Info("shutting down", "timeout", g.cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)
 	defer cancel()
 	var errs []error
 	for _, s := range g.servers {
@@ -206,31 +210,6 @@ func (g *Gateway) close() {
 		g.closers[i]()
 	}
 	g.closers = nil
-}
-
-// retries maps "0 retries" from the environment to the upstream package's
-// "no retries", whose zero value means "the default".
-func retries(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
-
-// inFlightCap and retryRatio map the configuration's "0 means none" to the
-// upstream package's, whose zero values mean "the default".
-func inFlightCap(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
-
-func retryRatio(r float64) float64 {
-	if r == 0 {
-		return -1
-	}
-	return r
 }
 
 // PrintBanner tells a person where everything is.

@@ -270,9 +270,9 @@ func wsConnGoroutines() int {
 
 func TestOriginPolicy(t *testing.T) {
 	console := []string{"https://console.example.com", "http://localhost:3000"}
-	prod := websocketOrigins(config.Config{CORSOrigins: console, Env: "production"})
-	dev := websocketOrigins(config.Config{CORSOrigins: console})
-	anyOrigin := websocketOrigins(config.Config{CORSOrigins: []string{"*"}, Env: "production"})
+	prod := websocketOrigins(config.Config{Env: "production", FrontDoor: config.FrontDoor{CORSOrigins: console}})
+	dev := websocketOrigins(config.Config{FrontDoor: config.FrontDoor{CORSOrigins: console}})
+	anyOrigin := websocketOrigins(config.Config{Env: "production", FrontDoor: config.FrontDoor{CORSOrigins: []string{"*"}}})
 	for _, tc := range []struct {
 		name   string
 		policy originPolicy

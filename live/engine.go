@@ -27,10 +27,12 @@ var (
 )
 
 // Options limits subscriptions.
+// The values come from config, which owns their defaults
+// (STACKER_MAX_SUBSCRIPTIONS, ...); as everywhere, 0 means no cap.
 type Options struct {
-	MaxPerReplica int // default 10,000
-	MaxPerConn    int // default 100
-	Buffer        int // events a subscription may have waiting before it is dropped (default 64)
+	MaxPerReplica int
+	MaxPerConn    int
+	Buffer        int // events a subscription may have waiting before it is dropped; at least 1
 }
 
 // Engine is the replica's one consumer of the event bus. It reads each burst
@@ -72,15 +74,7 @@ type Delivery struct {
 // New returns the engine of bus; newL makes the loaders of one burst.
 // Nothing runs until the first subscription.
 func New(bus events.Bus, newL func() *loaders.Loaders, o Options, log *slog.Logger) *Engine {
-	if o.MaxPerReplica <= 0 {
-		o.MaxPerReplica = 10000
-	}
-	if o.MaxPerConn <= 0 {
-		o.MaxPerConn = 100
-	}
-	if o.Buffer <= 0 {
-		o.Buffer = 64
-	}
+	o.Buffer = max(o.Buffer, 1) // unbuffered, every subscription would be dropped at its first event
 	return &Engine{bus: bus, newL: newL, opts: o, log: log, subs: map[*Sub]struct{}{}, conns: map[*wsConn]struct{}{}}
 }
 
@@ -93,7 +87,7 @@ func (lv *Engine) Add(ctx context.Context, match func(events.Event) bool) (*Sub,
 	}
 	c, _ := ctx.Value(connKey{}).(*wsConn)
 	if c != nil {
-		if c.n.Add(1) > int32(lv.opts.MaxPerConn) {
+		if n := c.n.Add(1); lv.opts.MaxPerConn > 0 && n > int32(lv.opts.MaxPerConn) {
 			c.n.Add(-1)
 			return nil, ErrTooManyOnConn
 		}
@@ -101,7 +95,7 @@ func (lv *Engine) Add(ctx context.Context, match func(events.Event) bool) (*Sub,
 	}
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
-	if len(lv.subs) >= lv.opts.MaxPerReplica {
+	if lv.opts.MaxPerReplica > 0 && len(lv.subs) >= lv.opts.MaxPerReplica {
 		return nil, ErrTooManyOnReplica
 	}
 	if !lv.started {

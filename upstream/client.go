@@ -29,63 +29,35 @@ import (
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 )
 
-// Options configures the shared HTTP client used for every service. The zero
-// value gives the documented defaults.
+// Options configures the shared HTTP client used for every service. Nothing
+// here has a default of its own: the gateway passes config's values (see
+// docs/configuration.md), and a zero turns off what a field enables.
 type Options struct {
-	// MaxIdleConnsPerHost sizes the keep-alive pool per service (default
-	// 256). A resolver fan-out opens many concurrent requests to one host;
-	// net/http's default of 2 would close and redial most of them.
+	// MaxIdleConnsPerHost sizes the keep-alive pool per service. A resolver
+	// fan-out opens many concurrent requests to one host; net/http's own
+	// value, which 0 keeps, is 2 and would close and redial most of them.
 	MaxIdleConnsPerHost int
-	// MaxConnsPerHost caps connections per service; 0 means unlimited.
+	// MaxConnsPerHost caps connections per service; 0 means no cap.
 	MaxConnsPerHost int
-	// AttemptTimeout bounds one attempt, including reading its body
-	// (default 5s). The request's context bounds the whole call.
+	// AttemptTimeout bounds one attempt, including reading its body; 0
+	// means attempts are bounded only by the request's context, which
+	// bounds the whole call in any case.
 	AttemptTimeout time.Duration
-	// RetryMax is the number of retries after the first attempt (default 2;
-	// negative disables retries).
+	// RetryMax is the number of retries after the first attempt; 0 means
+	// none.
 	RetryMax int
 	// RetryWaitMin and RetryWaitMax bound the backoff between retries
-	// (defaults 10ms and 100ms: retryablehttp's defaults are seconds, far
-	// too long on a request path).
+	// (retryablehttp's own defaults are seconds, far too long on a request
+	// path); 0 retries at once. A RetryWaitMax below RetryWaitMin is raised
+	// to it.
 	RetryWaitMin, RetryWaitMax time.Duration
-	// MaxRetryAfter is the longest 429 Retry-After that is waited for
-	// (default 2s; negative never waits). It applies even when the context
-	// has no deadline, so a hostile Retry-After cannot park a request.
+	// MaxRetryAfter is the longest 429 Retry-After that is waited for; 0
+	// waits for none. It applies even when the context has no deadline, so
+	// a hostile Retry-After cannot park a request.
 	MaxRetryAfter time.Duration
 	// Logger receives a record per retry; nil discards them. retryablehttp's
 	// own stderr logger is never used.
 	Logger *slog.Logger
-}
-
-func (o Options) withDefaults() Options {
-	if o.MaxIdleConnsPerHost <= 0 {
-		o.MaxIdleConnsPerHost = 256
-	}
-	if o.MaxConnsPerHost < 0 {
-		o.MaxConnsPerHost = 0
-	}
-	if o.AttemptTimeout <= 0 {
-		o.AttemptTimeout = 5 * time.Second
-	}
-	switch {
-	case o.RetryMax == 0:
-		o.RetryMax = 2
-	case o.RetryMax < 0:
-		o.RetryMax = 0
-	}
-	if o.RetryWaitMin <= 0 {
-		o.RetryWaitMin = 10 * time.Millisecond
-	}
-	if o.RetryWaitMax <= 0 {
-		o.RetryWaitMax = 100 * time.Millisecond
-	}
-	if o.RetryWaitMax < o.RetryWaitMin {
-		o.RetryWaitMax = o.RetryWaitMin
-	}
-	if o.MaxRetryAfter == 0 {
-		o.MaxRetryAfter = 2 * time.Second
-	}
-	return o
 }
 
 // NewHTTPClient returns the client every Service shares. Its transport sends
@@ -94,7 +66,9 @@ func (o Options) withDefaults() Options {
 // the connection pool is the point. CloseIdleConnections on the returned
 // client closes the pool's idle connections.
 func NewHTTPClient(o Options) *http.Client {
-	o = o.withDefaults()
+	o.MaxConnsPerHost = max(o.MaxConnsPerHost, 0)
+	o.RetryMax = max(o.RetryMax, 0)
+	o.RetryWaitMax = max(o.RetryWaitMax, o.RetryWaitMin)
 
 	pool := cleanhttp.DefaultPooledTransport()
 	pool.MaxIdleConnsPerHost = o.MaxIdleConnsPerHost
@@ -165,7 +139,13 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if g := guardFrom(req.Context()); g != nil && g.attemptTimeout > 0 {
 		timeout = g.attemptTimeout
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), timeout)
+	} else {
+		ctx, cancel = context.WithCancel(req.Context())
+	}
 	resp, err := t.pool.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()

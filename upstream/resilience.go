@@ -19,62 +19,54 @@ type Policy struct {
 	// AttemptTimeout bounds one attempt of a call to this service, body
 	// included; 0 keeps the shared client's Options.AttemptTimeout.
 	AttemptTimeout time.Duration
-	// MaxInFlight caps concurrent calls to this service (default 64; negative
-	// means no cap). A call over the cap waits for a slot until its context
-	// ends, then fails with ErrOverloaded: one slow service cannot take every
-	// connection and goroutine of the gateway.
+	// MaxInFlight caps concurrent calls to this service; 0 means no cap. A
+	// call over the cap waits for a slot until its context ends, then fails
+	// with ErrOverloaded: one slow service cannot take every connection and
+	// goroutine of the gateway.
 	MaxInFlight int
-	// Breaker opens after BreakerFailures consecutive failed calls (default
-	// 5), or when at least half of BreakerMinCalls (default 20) calls in the
-	// last BreakerWindow (default 10s) failed. While open, calls fail at once
-	// with ErrUnavailable and the service is left alone; after BreakerOpenFor
-	// (default 5s) one probe call is let through, and its success closes it.
+	// The breaker opens after BreakerFailures consecutive failed calls, or
+	// when at least half of BreakerMinCalls calls in the last BreakerWindow
+	// failed; 0 turns the rule off, and with both off there is no breaker.
+	// While open, calls fail at once with ErrUnavailable and the service is
+	// left alone; after BreakerOpenFor (required when there is a breaker)
+	// one probe call is let through, and its success closes it. A
+	// BreakerWindow of 0 never forgets a call while the breaker is closed.
 	BreakerFailures int
 	BreakerMinCalls int
 	BreakerWindow   time.Duration
 	BreakerOpenFor  time.Duration
 	// RetryRatio is how many retries the service may get per first attempt
-	// over time (default 0.2: at most one retry for every five calls, once
-	// the reserve of RetryReserve, default 10, is spent). An outage then
-	// adds a fifth to the load on the struggling service instead of
-	// multiplying it by the number of attempts. Negative disables retries.
+	// over time (0.2: at most one retry for every five calls, once the
+	// reserve of RetryReserve retries is spent). An outage then adds a fifth
+	// to the load on the struggling service instead of multiplying it by
+	// the number of attempts. 0 is an empty budget: no retries.
 	RetryRatio   float64
 	RetryReserve float64
 	// Logger receives the breaker's state changes; nil discards them.
 	Logger *slog.Logger
 }
 
-func (p Policy) withDefaults() Policy {
-	if p.MaxInFlight == 0 {
-		p.MaxInFlight = 64
+// check reports a policy that cannot work. It defaults nothing: the values
+// come from config.
+func (p Policy) check() error {
+	if (p.BreakerFailures > 0 || p.BreakerMinCalls > 0) && p.BreakerOpenFor <= 0 {
+		return errors.New("policy: BreakerOpenFor must be positive when the breaker is on")
 	}
-	if p.BreakerFailures <= 0 {
-		p.BreakerFailures = 5
-	}
-	if p.BreakerMinCalls <= 0 {
-		p.BreakerMinCalls = 20
-	}
-	if p.BreakerWindow <= 0 {
-		p.BreakerWindow = 10 * time.Second
-	}
-	if p.BreakerOpenFor <= 0 {
-		p.BreakerOpenFor = 5 * time.Second
-	}
-	if p.RetryRatio == 0 {
-		p.RetryRatio = 0.2
-	}
-	if p.RetryReserve <= 0 {
-		p.RetryReserve = 10
-	}
-	return p
+	return nil
 }
 
-// Option configures a Service.
-type Option func(*Service)
+// Option configures a Service; NewService reports its error.
+type Option func(*Service) error
 
 // WithPolicy sets the service's resilience policy.
 func WithPolicy(p Policy) Option {
-	return func(s *Service) { s.guard = newGuard(s.name, p) }
+	return func(s *Service) error {
+		if err := p.check(); err != nil {
+			return err
+		}
+		s.guard = newGuard(s.name, p)
+		return nil
+	}
 }
 
 // guard applies a Policy to the calls of one service.
@@ -86,7 +78,6 @@ type guard struct {
 }
 
 func newGuard(service string, p Policy) *guard {
-	p = p.withDefaults()
 	log := p.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -95,14 +86,17 @@ func newGuard(service string, p Policy) *guard {
 	if p.MaxInFlight > 0 {
 		g.slots = make(chan struct{}, p.MaxInFlight)
 	}
+	if p.BreakerFailures <= 0 && p.BreakerMinCalls <= 0 {
+		return g
+	}
 	g.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        service,
 		MaxRequests: 1,
 		Interval:    p.BreakerWindow,
 		Timeout:     p.BreakerOpenFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return int(c.ConsecutiveFailures) >= p.BreakerFailures ||
-				(int(c.Requests) >= p.BreakerMinCalls && c.TotalFailures*2 >= c.Requests)
+			return (p.BreakerFailures > 0 && int(c.ConsecutiveFailures) >= p.BreakerFailures) ||
+				(p.BreakerMinCalls > 0 && int(c.Requests) >= p.BreakerMinCalls && c.TotalFailures*2 >= c.Requests)
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			level := slog.LevelWarn
@@ -130,7 +124,7 @@ var errCallerGone = errors.New("caller gave up")
 // BreakerState reports the state of the service's circuit breaker: "closed",
 // "half-open" or "open".
 func (s *Service) BreakerState() string {
-	if s.guard == nil {
+	if s.guard == nil || s.guard.breaker == nil {
 		return "closed"
 	}
 	return s.guard.breaker.State().String()
@@ -154,6 +148,9 @@ func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call
 				}
 			}
 		}
+	}
+	if g.breaker == nil {
+		return call(withBudget(ctx, g))
 	}
 	var callErr error
 	_, err := g.breaker.Execute(func() (struct{}, error) {
@@ -190,7 +187,7 @@ func newRetryBudget(ratio, reserve float64) *retryBudget {
 }
 
 func (b *retryBudget) deposit() {
-	if b.ratio < 0 {
+	if b.ratio <= 0 {
 		return
 	}
 	b.mu.Lock()
@@ -200,7 +197,7 @@ func (b *retryBudget) deposit() {
 
 // withdraw takes one retry from the budget, if there is one.
 func (b *retryBudget) withdraw() bool {
-	if b.ratio < 0 {
+	if b.ratio <= 0 {
 		return false
 	}
 	b.mu.Lock()

@@ -27,7 +27,7 @@ func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
 	f := newFake(t, step{status: 503, body: `{"error":"down"}`})
 	var logs testsync.Buffer
 	o := testOptions()
-	o.RetryMax = -1
+	o.RetryMax = 0 // no retries
 	s := newGuardedService(t, f, o, Policy{BreakerFailures: 3, BreakerOpenFor: 50 * time.Millisecond, Logger: slogTo(&logs)})
 	ctx := context.Background()
 
@@ -71,7 +71,7 @@ func TestBreakerOpensFailsFastAndCloses(t *testing.T) {
 
 func TestBreakerIgnoresHealthyAnswersAndGoneCallers(t *testing.T) {
 	f := newFake(t, step{status: 404, body: `{"error":"not found"}`})
-	s := newGuardedService(t, f, testOptions(), Policy{BreakerFailures: 2})
+	s := newGuardedService(t, f, testOptions(), Policy{BreakerFailures: 2, BreakerOpenFor: 5 * time.Second})
 	for range 5 {
 		if err := call(context.Background(), s, http.MethodGet); !errors.Is(err, ErrNotFound) {
 			t.Fatal(err)
@@ -120,7 +120,7 @@ func TestRetryBudget(t *testing.T) {
 	o := testOptions()
 	o.RetryMax = 3
 	// A reserve of 2 retries and almost no deposit: the budget runs dry.
-	s := newGuardedService(t, f, o, Policy{RetryRatio: 0.001, RetryReserve: 2, BreakerFailures: 1000})
+	s := newGuardedService(t, f, o, Policy{RetryRatio: 0.001, RetryReserve: 2})
 	var calls []int32
 	for range 4 {
 		before := f.calls.Load()
@@ -139,7 +139,7 @@ func TestRetryBudget(t *testing.T) {
 func TestPerServiceAttemptTimeout(t *testing.T) {
 	f := newFake(t, step{hang: true})
 	o := testOptions()
-	o.RetryMax = -1
+	o.RetryMax = 0 // no retries
 	o.AttemptTimeout = time.Hour
 	s := newGuardedService(t, f, o, Policy{AttemptTimeout: 20 * time.Millisecond})
 	if err := call(context.Background(), s, http.MethodGet); !errors.Is(err, ErrTimeout) {

@@ -50,7 +50,8 @@ type Service struct {
 // (and no query or fragment), and returns a Service that sends requests to
 // paths under it through hc.
 //
-// Without WithPolicy the service gets the default Policy.
+// Without WithPolicy the service is unguarded: no bulkhead, no breaker and
+// no retry budget, so retries are bounded by the client's RetryMax alone.
 func NewService(name, baseURL string, hc *http.Client, opts ...Option) (*Service, error) {
 	if name == "" {
 		return nil, errors.New("upstream: service name is empty")
@@ -83,10 +84,9 @@ func NewService(name, baseURL string, hc *http.Client, opts ...Option) (*Service
 		types:   &sync.Map{},
 	}
 	for _, o := range opts {
-		o(s)
-	}
-	if s.guard == nil {
-		s.guard = newGuard(name, Policy{})
+		if err := o(s); err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", name, err)
+		}
 	}
 	return s, nil
 }
@@ -125,6 +125,9 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 }
 
 func (s *Service) do(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
+	if s.guard == nil {
+		return s.call(ctx, method, rawURL, body, out)
+	}
 	return s.guard.run(ctx, s, method, rawURL, func(ctx context.Context) error {
 		return s.call(ctx, method, rawURL, body, out)
 	})

@@ -99,9 +99,11 @@ func (f *fake) lastHeader() http.Header {
 	return f.header
 }
 
-// testOptions are fast retries for tests: waits in milliseconds.
+// testOptions are the gateway's settings (config's defaults) with fast
+// retries for tests: waits in milliseconds.
 func testOptions() Options {
-	return Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
+	return Options{MaxIdleConnsPerHost: 256, AttemptTimeout: 5 * time.Second, RetryMax: 2,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
 }
 
 func newTestService(t *testing.T, f *fake, o Options) *Service {
@@ -725,14 +727,39 @@ func TestRetryAfterParsing(t *testing.T) {
 	}
 }
 
-func TestOptionsDefaults(t *testing.T) {
-	got := Options{}.withDefaults()
-	want := Options{MaxIdleConnsPerHost: 256, AttemptTimeout: 5 * time.Second, RetryMax: 2,
-		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
-	if got != want {
-		t.Errorf("defaults = %+v, want %+v", got, want)
-	}
-	if got := (Options{RetryMax: -1}).withDefaults().RetryMax; got != 0 {
-		t.Errorf("RetryMax -1 -> %d, want 0", got)
-	}
+// The zero Options and the zero Policy turn off what their fields enable:
+// upstream has no defaults of its own, config gives the gateway's.
+func TestZeroMeansOff(t *testing.T) {
+	down := step{status: 503, body: `{"error":"down"}`}
+	t.Run("no retries", func(t *testing.T) {
+		f := newFake(t, down)
+		s := newTestService(t, f, Options{})
+		if err := call(context.Background(), s, http.MethodGet); !errors.Is(err, ErrUnavailable) {
+			t.Fatal(err)
+		}
+		if n := f.calls.Load(); n != 1 {
+			t.Errorf("%d attempts, want 1", n)
+		}
+	})
+	t.Run("empty retry budget, no breaker, no bulkhead", func(t *testing.T) {
+		f := newFake(t, down)
+		s := newGuardedService(t, f, testOptions(), Policy{})
+		for range 10 {
+			call(context.Background(), s, http.MethodGet)
+		}
+		if n := f.calls.Load(); n != 10 {
+			t.Errorf("%d attempts for 10 calls, want 10: the zero RetryRatio allows no retry", n)
+		}
+		if s.BreakerState() != "closed" || s.guard.slots != nil {
+			t.Errorf("breaker %s, slots %v: want neither", s.BreakerState(), s.guard.slots)
+		}
+	})
+	t.Run("a breaker needs BreakerOpenFor", func(t *testing.T) {
+		f := newFake(t, ok200)
+		hc := NewHTTPClient(testOptions())
+		t.Cleanup(hc.CloseIdleConnections)
+		if _, err := NewService("doctors", f.url, hc, WithPolicy(Policy{BreakerFailures: 5})); err == nil || !strings.Contains(err.Error(), "BreakerOpenFor") {
+			t.Errorf("err = %v, want one naming BreakerOpenFor", err)
+		}
+	})
 }

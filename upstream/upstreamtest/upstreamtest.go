@@ -95,14 +95,18 @@ func (s *Server) Only(t testing.TB) Request {
 	return reqs[0]
 }
 
-// Client returns a shared upstream client with millisecond retry waits; its
-// idle connections are closed when the test ends.
+// Client returns a shared upstream client as the gateway configures it
+// (config's defaults) but with millisecond retry waits; its idle
+// connections are closed when the test ends.
 func Client(t testing.TB) *http.Client {
 	t.Helper()
 	hc := upstream.NewHTTPClient(upstream.Options{
-		AttemptTimeout: 5 * time.Second,
-		RetryWaitMin:   time.Millisecond,
-		RetryWaitMax:   5 * time.Millisecond,
+		MaxIdleConnsPerHost: 256,
+		AttemptTimeout:      5 * time.Second,
+		RetryMax:            2,
+		RetryWaitMin:        time.Millisecond,
+		RetryWaitMax:        5 * time.Millisecond,
+		MaxRetryAfter:       2 * time.Second,
 	})
 	t.Cleanup(hc.CloseIdleConnections)
 	return hc
