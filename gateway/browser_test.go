@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
 )
 
@@ -33,7 +34,7 @@ const chromiumPath = "/usr/bin/chromium"
 // in CI (CI=true), where that is a failure: run playground/web/setup.sh.
 // The screenshot goes to $STACKER_SCREENSHOT_DIR, or the test's temp dir.
 func TestPlaygroundInBrowser(t *testing.T) {
-	webDir := filepath.Join("playground", "web")
+	webDir := filepath.Join("..", "playground", "web")
 	node, nodeErr := exec.LookPath("node")
 	var missing []string
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -124,10 +125,7 @@ func playgroundURL(t *testing.T, e *testEnv) string {
 		return e.Base + "/"
 	}
 
-	query, err := os.ReadFile(filepath.Join("operations", "CaseBoard.graphql"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	query := []byte(operations.CaseBoard)
 	target, err := url.Parse(e.Base)
 	if err != nil {
 		t.Fatal(err)
