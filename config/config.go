@@ -55,6 +55,7 @@ type Config struct {
 	Upstream
 	Limits
 	FrontDoor
+	Auth
 	Caches
 	Subscriptions
 	Demo
@@ -167,6 +168,41 @@ type FrontDoor struct {
 	CORSOrigins []string `env:"STACKER_CORS_ORIGINS" custom:"true"`
 }
 
+// Auth is who is calling: the bearer tokens the gateway verifies, and how
+// each service learns who is asking.
+//
+// AuthMode, when unset, is required when an issuer or a JWKS URL is set
+// and off when neither is, so `go run .` needs no token; production refuses
+// to start with authentication off unless STACKER_AUTH=off says so.
+// Authentication on needs an issuer and an audience: a token minted for
+// another API or by another provider must never pass.
+type Auth struct {
+	AuthMode string `env:"STACKER_AUTH" oneof:"required optional off"`
+	// Issuer is the identity provider, checked against every token's iss;
+	// its keys are discovered from its OpenID configuration unless JWKSURL
+	// names them. Audience must be among a token's aud.
+	Issuer   string `env:"STACKER_AUTH_ISSUER"`
+	JWKSURL  string `env:"STACKER_AUTH_JWKS_URL"`
+	Audience string `env:"STACKER_AUTH_AUDIENCE"`
+	// Leeway is the clock skew allowed on a token's exp and nbf.
+	Leeway time.Duration `env:"STACKER_AUTH_LEEWAY" default:"30s" min:"0"`
+	// SubjectClaim, RolesClaim and ScopesClaim name the claims an identity
+	// is read from; a dotted path reaches into an object
+	// (realm_access.roles for Keycloak).
+	SubjectClaim string `env:"STACKER_AUTH_SUBJECT_CLAIM" default:"sub"`
+	RolesClaim   string `env:"STACKER_AUTH_ROLES_CLAIM" default:"roles"`
+	ScopesClaim  string `env:"STACKER_AUTH_SCOPES_CLAIM" default:"scope"`
+	// JWKSRefresh is how often the provider's keys are fetched in the
+	// background; JWKSMinRefresh the least time between two fetches caused
+	// by requests (an unknown key id), for all requests together.
+	JWKSRefresh    time.Duration `env:"STACKER_AUTH_JWKS_REFRESH" default:"5m"`
+	JWKSMinRefresh time.Duration `env:"STACKER_AUTH_JWKS_MIN_REFRESH" default:"10s" min:"0"`
+	// ServiceIdentity is, per service, how it learns the caller: "token"
+	// (the default: the bearer token, unchanged) or "claims" (X-User-Id and
+	// X-User-Roles headers instead).
+	ServiceIdentity map[string]string `env:"STACKER_<SERVICE>_IDENTITY" custom:"true"`
+}
+
 // Caches are the parsed-query cache and the automatic persisted queries.
 type Caches struct {
 	// QueryCacheSize is the parsed and validated documents kept.
@@ -223,6 +259,11 @@ func timeoutEnvName(service string) string {
 	return "STACKER_" + strings.ToUpper(service) + "_TIMEOUT"
 }
 
+// identityEnvName is the variable saying how a service learns the caller.
+func identityEnvName(service string) string {
+	return "STACKER_" + strings.ToUpper(service) + "_IDENTITY"
+}
+
 // Load reads the configuration through getenv. All problems are reported at
 // once, each naming its variable.
 func Load(getenv func(string) string) (Config, error) {
@@ -247,6 +288,18 @@ func Load(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	c.ServiceIdentity = map[string]string{}
+	for _, s := range Services() {
+		name := identityEnvName(s)
+		switch v := getenv(name); v {
+		case "":
+		case "token", "claims":
+			c.ServiceIdentity[s] = v
+		default:
+			l.fail(name, v, errors.New("token or claims"))
+		}
+	}
+	l.errs = append(l.errs, loadAuth(&c.Auth, c.Env == "production")...)
 	if c.TrustedDocuments == "off" {
 		c.TrustedDocuments, c.TrustedDocumentsOff = "", true
 	}
@@ -296,6 +349,41 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// loadAuth settles the authentication mode (see Auth) and checks that the
+// settings it needs are there.
+func loadAuth(a *Auth, production bool) []error {
+	var errs []error
+	explicit := a.AuthMode != ""
+	if !explicit {
+		a.AuthMode = "off"
+		if a.Issuer != "" || a.JWKSURL != "" {
+			a.AuthMode = "required"
+		}
+	}
+	for _, u := range []struct{ name, v string }{{"STACKER_AUTH_ISSUER", a.Issuer}, {"STACKER_AUTH_JWKS_URL", a.JWKSURL}} {
+		if u.v != "" {
+			if err := checkURL(u.v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", u.name, err))
+			}
+		}
+	}
+	if a.AuthMode == "off" {
+		if production && !explicit {
+			errs = append(errs, errors.New("STACKER_AUTH_ISSUER: production verifies every caller's bearer token; "+
+				"set STACKER_AUTH_ISSUER and STACKER_AUTH_AUDIENCE, or set STACKER_AUTH=off to serve anyone "+
+				"(not recommended: patient data to anonymous callers)"))
+		}
+		return errs
+	}
+	if a.Issuer == "" {
+		errs = append(errs, fmt.Errorf("STACKER_AUTH_ISSUER: authentication is %s and needs the issuer its tokens must name", a.AuthMode))
+	}
+	if a.Audience == "" {
+		errs = append(errs, fmt.Errorf("STACKER_AUTH_AUDIENCE: authentication is %s and needs the audience its tokens must be for (this API's identifier at the provider)", a.AuthMode))
+	}
+	return errs
 }
 
 func checkURL(v string) error {

@@ -77,10 +77,51 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{`STACKER_BREAKER_FAILURES: "0" is not a whole number from 1 to 1000000`, "STACKER_BREAKER_OPEN_FOR", "STACKER_MAX_SUBSCRIPTIONS"}},
 		{
 			name: "production defaults, overridden",
-			env:  map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off", "STACKER_FIELD_SUGGESTIONS": "On"},
+			env:  map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off", "STACKER_FIELD_SUGGESTIONS": "On", "STACKER_AUTH": "off"},
 			check: func(t *testing.T, c Config) {
 				if c.Introspection || !c.FieldSuggestions || !c.TrustedDocumentsOff {
 					t.Errorf("introspection %v, suggestions %v, trusted off %v", c.Introspection, c.FieldSuggestions, c.TrustedDocumentsOff)
+				}
+			},
+		},
+		{
+			name: "auth off by default in development",
+			env:  nil,
+			check: func(t *testing.T, c Config) {
+				if c.AuthMode != "off" || c.Leeway != 30*time.Second || c.SubjectClaim != "sub" || len(c.ServiceIdentity) != 0 {
+					t.Errorf("auth = %+v", c.Auth)
+				}
+			},
+		},
+		{
+			name: "an issuer turns auth on",
+			env:  map[string]string{"STACKER_AUTH_ISSUER": "https://id.example.com/realms/stacker", "STACKER_AUTH_AUDIENCE": "stacker-api", "STACKER_DOCTORS_IDENTITY": "claims"},
+			check: func(t *testing.T, c Config) {
+				if c.AuthMode != "required" || c.ServiceIdentity["doctors"] != "claims" || c.ServiceIdentity["patients"] != "" {
+					t.Errorf("auth = %+v", c.Auth)
+				}
+			},
+		},
+		{
+			name: "optional with a JWKS URL",
+			env:  map[string]string{"STACKER_AUTH": "optional", "STACKER_AUTH_JWKS_URL": "https://id.example.com/jwks", "STACKER_AUTH_ISSUER": "https://id.example.com/", "STACKER_AUTH_AUDIENCE": "a"},
+			check: func(t *testing.T, c Config) {
+				if c.AuthMode != "optional" {
+					t.Errorf("auth = %+v", c.Auth)
+				}
+			},
+		},
+		{name: "auth on needs an issuer and an audience", env: map[string]string{"STACKER_AUTH": "required"}, wantErr: []string{"STACKER_AUTH_ISSUER", "STACKER_AUTH_AUDIENCE"}},
+		{name: "a JWKS URL alone is not enough", env: map[string]string{"STACKER_AUTH_JWKS_URL": "https://id.example.com/jwks", "STACKER_AUTH_AUDIENCE": "a"}, wantErr: []string{"STACKER_AUTH_ISSUER"}},
+		{name: "bad auth values", env: map[string]string{"STACKER_AUTH": "maybe", "STACKER_AUTH_ISSUER": "id.example.com", "STACKER_CASES_IDENTITY": "password"},
+			wantErr: []string{"STACKER_AUTH: \"maybe\" is not required or optional or off", "STACKER_AUTH_ISSUER", "STACKER_CASES_IDENTITY"}},
+		{name: "production needs an issuer", env: map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off"}, wantErr: []string{"STACKER_AUTH_ISSUER", "STACKER_AUTH=off"}},
+		{
+			name: "production with auth off said explicitly",
+			env:  map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off", "STACKER_AUTH": "off"},
+			check: func(t *testing.T, c Config) {
+				if c.AuthMode != "off" {
+					t.Errorf("auth = %+v", c.Auth)
 				}
 			},
 		},

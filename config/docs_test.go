@@ -34,7 +34,7 @@ func docSection(group string) string {
 // STACKER_DOCTORS_TIMEOUT -> STACKER_<SERVICE>_TIMEOUT.
 func generic(name string) string {
 	for _, s := range Services() {
-		if rest, ok := strings.CutPrefix(name, "STACKER_"+strings.ToUpper(s)+"_"); ok && (rest == "URL" || rest == "TIMEOUT") {
+		if rest, ok := strings.CutPrefix(name, "STACKER_"+strings.ToUpper(s)+"_"); ok && (rest == "URL" || rest == "TIMEOUT" || rest == "IDENTITY") {
 			return "STACKER_<SERVICE>_" + rest
 		}
 	}

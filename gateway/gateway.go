@@ -1,7 +1,7 @@
 // Package gateway is the whole Stacker server built from a configuration:
 // the event bus, the embedded demo services when no service URLs are set,
 // the upstream clients, the resolvers, the GraphQL endpoint with its
-// transports and limits, the routes and the operators' debug listener.
+// transports and limits, authentication, the routes and the operators' debug listener.
 // New builds it and listens; Serve serves until its context ends, then
 // shuts down gracefully.
 package gateway
@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 			RetryRatio:      up.RetryBudget,
 			RetryReserve:    float64(up.RetryReserve),
 			Logger:          log.With("component", "upstream"),
+			Identity:        upstream.Identity(cfg.Auth.ServiceIdentity[service]),
 		}
 	})
 	if err != nil {
@@ -151,13 +152,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 		}
 	}
 
+	authn, closeAuth, err := newAuthentication(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, closeAuth)
+
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Server.Addr, err)
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, log), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the

@@ -5,16 +5,20 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
 )
 
-// routes lists every route of the gateway.
-func routes(gql http.Handler, cors graphqlhttp.CORS, log *slog.Logger) http.Handler {
+// routes lists every route of the gateway. /graphql is authenticated after
+// CORS (a browser's preflight carries no token) and before any transport,
+// so GET, POST, Server-Sent Events and the WebSocket upgrade request are
+// all checked; the playground and the health check are not.
+func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", cors.Wrap(noSniff(live.CloseNotices(gql))))
+	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
 	pg := playground.Handler(playground.Options{
 		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: operations.CaseBoard, Title: "Stacker",
 	})

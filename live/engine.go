@@ -1,6 +1,6 @@
 // Package live is the subscription engine: one consumer of the event bus
 // per replica, fanning each burst of events out to the subscriptions that
-// want it with one fresh set of loaders for them all; the per-event loader
+// want it with one fresh set of loaders per caller; the per-event loader
 // slot a subscription's resolvers read through; and the WebSocket side of
 // closing a connection with a code that tells the client why (shutdown, a
 // client that fell behind, a protocol error).
@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/loaders"
 )
@@ -36,9 +37,19 @@ type Options struct {
 }
 
 // Engine is the replica's one consumer of the event bus. It reads each burst
-// of events once, gives the burst one fresh set of loaders and hands it to
-// every subscription that wants any of it, so a thousand subscribers of one
-// event make one upstream call per service, not a thousand. A subscription
+// of events once, gives the burst one fresh set of loaders per caller and
+// hands it to every subscription that wants any of it, so a thousand
+// subscriptions of one caller to one event make one upstream call per
+// service, not a thousand.
+//
+// The loaders are per caller because a batch's upstream call carries the
+// identity of the context that started it (the first Load of the batch):
+// loaders shared by two callers would fetch one caller's entities with the
+// other's token, and cache them for both. Subscriptions whose contexts hold
+// the same bearer token (auth.FromContext), or none, share. A subscription
+// keeps the identity of the request that opened it, token expiry included
+// (checking it again on graphql-ws connection_init is a later step). A
+// subscription
 // too slow to keep its buffer is dropped rather than allowed to hold up the
 // others.
 type Engine struct {
@@ -62,10 +73,12 @@ type Sub struct {
 	ch      chan Delivery
 	dropped atomic.Bool
 	conn    *wsConn // the WebSocket connection it runs on; nil on SSE
+	caller  string  // the subscriber's bearer token, "" when anonymous: whom it shares loaders with
 }
 
 // Delivery is the events of one burst a subscription wants, with the
-// loaders shared by everyone who got that burst.
+// loaders shared by the subscriptions of the same caller that got that
+// burst.
 type Delivery struct {
 	Events  []events.Event
 	Loaders *loaders.Loaders
@@ -105,6 +118,9 @@ func (lv *Engine) Add(ctx context.Context, match func(events.Event) bool) (*Sub,
 	}
 	ch := make(chan Delivery, lv.opts.Buffer)
 	s := &Sub{C: ch, match: match, ch: ch, conn: c}
+	if id, ok := auth.FromContext(ctx); ok {
+		s.caller = id.Token.Reveal()
+	}
 	lv.subs[s] = struct{}{}
 	return s, nil
 }
@@ -196,7 +212,7 @@ func (lv *Engine) consume(ctx context.Context, sub events.Subscription) {
 }
 
 func (lv *Engine) fanOut(burst []events.Event) {
-	l := lv.newL()
+	perCaller := map[string]*loaders.Loaders{}
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
 	for s := range lv.subs {
@@ -208,6 +224,11 @@ func (lv *Engine) fanOut(burst []events.Event) {
 		}
 		if len(mine) == 0 {
 			continue
+		}
+		l := perCaller[s.caller]
+		if l == nil {
+			l = lv.newL()
+			perCaller[s.caller] = l
 		}
 		select {
 		case s.ch <- Delivery{Events: mine, Loaders: l}:

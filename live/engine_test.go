@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/events/memory"
 	"github.com/stacker/stacker/loaders"
@@ -71,5 +72,46 @@ func TestLiveClosesTheConnectionOfADroppedSubscriber(t *testing.T) {
 	}
 	if conn.Err() == nil {
 		t.Error("the connection's context is still live")
+	}
+}
+
+// A burst's loaders are shared by the subscriptions of one caller and by
+// no one else: a batch's upstream call carries the identity of whoever
+// started it, so shared loaders would fetch one caller's data with
+// another's token.
+func TestLiveLoadersPerCaller(t *testing.T) {
+	bus := memory.New(slog.New(slog.DiscardHandler), events.Options{})
+	defer bus.Close()
+	made := 0
+	lv := New(bus, func() *loaders.Loaders { made++; return &loaders.Loaders{} }, Options{Buffer: 4}, slog.New(slog.DiscardHandler))
+	defer lv.Close()
+	as := func(token string) context.Context {
+		return auth.NewContext(context.Background(), auth.Identity{Subject: token, Token: auth.Token(token)})
+	}
+	all := func(events.Event) bool { return true }
+	subs := map[string]*Sub{}
+	for name, ctx := range map[string]context.Context{
+		"alice": as("tok-alice"), "alice again": as("tok-alice"), "bob": as("tok-bob"),
+		"anonymous": context.Background(), "anonymous again": context.Background(),
+	} {
+		s, err := lv.Add(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[name] = s
+	}
+	lv.fanOut([]events.Event{{Type: events.TypeCaseUpdated, CaseID: 1, OccurredAt: time.Now()}})
+	got := map[string]*loaders.Loaders{}
+	for name, s := range subs {
+		got[name] = (<-s.C).Loaders
+	}
+	if made != 3 {
+		t.Errorf("%d loader sets for one burst of three callers, want 3", made)
+	}
+	if got["alice"] != got["alice again"] || got["anonymous"] != got["anonymous again"] {
+		t.Error("one caller's subscriptions do not share the burst's loaders")
+	}
+	if got["alice"] == got["bob"] || got["alice"] == got["anonymous"] || got["bob"] == got["anonymous"] {
+		t.Error("two callers share loaders")
 	}
 }

@@ -88,9 +88,9 @@ type Options struct {
 	// batches lookups nothing prefetched, so it is kept short.
 	Wait time.Duration
 	// Shared marks the loaders of a subscription event burst, which every
-	// subscriber on the replica resolves through: a level's values then
-	// reach those waiting subscribers first, rather than the level below
-	// being sent first (see Loader.Prefetch).
+	// subscription of one caller on the replica resolves through: a level's
+	// values then reach those waiting subscribers first, rather than the
+	// level below being sent first (see Loader.Prefetch).
 	Shared bool
 }
 

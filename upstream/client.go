@@ -1,7 +1,7 @@
 // Package upstream is the shared HTTP plumbing for the typed clients in
 // upstream/<service>: one pooled, retrying *http.Client for every service, the
-// Service base those clients wrap, request-id and traceparent propagation,
-// and the error kinds the gateway classifies failures by. It knows nothing
+// Service base those clients wrap, request-id, traceparent and caller
+// propagation, and the error kinds the gateway classifies failures by. It knows nothing
 // of GraphQL.
 //
 // Retries are for idempotent reads only. A GET or HEAD is retried, with

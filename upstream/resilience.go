@@ -44,6 +44,9 @@ type Policy struct {
 	RetryReserve float64
 	// Logger receives the breaker's state changes; nil discards them.
 	Logger *slog.Logger
+	// Identity is how the service learns who is asking (see identity.go);
+	// the zero value forwards the caller's bearer token.
+	Identity Identity
 }
 
 // check reports a policy that cannot work. It defaults nothing: the values
@@ -65,6 +68,7 @@ func WithPolicy(p Policy) Option {
 			return err
 		}
 		s.guard = newGuard(s.name, p)
+		s.identity = p.Identity
 		return nil
 	}
 }

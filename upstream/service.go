@@ -44,6 +44,8 @@ type Service struct {
 	bufs    *sync.Pool // *bytes.Buffer for response bodies
 	types   *sync.Map  // envelopeKey -> reflect.Type, see keyed.unmarshal
 	guard   *guard     // bulkhead, breaker, retry budget; see Policy
+	// identity is how the caller is named to the service.
+	identity Identity
 }
 
 // NewService checks that baseURL is an absolute http or https URL with a host
@@ -150,6 +152,7 @@ func (s *Service) call(ctx context.Context, method, rawURL string, body io.Reade
 	if tp, ok := Traceparent(ctx); ok {
 		h["Traceparent"] = []string{tp}
 	}
+	s.identity.set(ctx, h)
 
 	resp, err := s.hc.Do(req)
 	if err != nil {

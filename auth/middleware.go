@@ -1,0 +1,129 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is how strictly requests are authenticated.
+type Mode string
+
+const (
+	// Required: every request needs a valid token.
+	Required Mode = "required"
+	// Optional: a request without a token is anonymous; one with a bad
+	// token is still refused.
+	Optional Mode = "optional"
+	// Off: nothing is verified and no request has an identity.
+	Off Mode = "off"
+)
+
+// Middleware guards an HTTP handler with a Verifier.
+type Middleware struct {
+	Mode     Mode
+	Verifier *Verifier
+	// RetryAfter is told to clients while the provider's keys are missing
+	// (the key source's MinRefresh).
+	RetryAfter time.Duration
+	Logger     *slog.Logger
+	// RequestID, when set, names the request in log lines.
+	RequestID func(context.Context) (string, bool)
+}
+
+// Wrap verifies the request's bearer token before next runs and puts the
+// identity in the request's context. A missing (when required) or bad
+// token is answered 401 with a WWW-Authenticate challenge and a GraphQL
+// error with extensions.code UNAUTHENTICATED saying why; when the
+// provider's keys cannot be had at all, 503 with AUTH_UNAVAILABLE, since
+// the token may well be fine. With Mode Off, next is returned as it is.
+//
+// The token is read from the Authorization header of every request,
+// WebSocket upgrades included.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	if m.Mode == Off || m.Mode == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, err := bearer(r.Header)
+		if errors.Is(err, ErrNoToken) && m.Mode == Optional {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var id Identity
+		if err == nil {
+			id, err = m.Verifier.Verify(r.Context(), raw)
+		}
+		if err != nil {
+			m.refuse(w, r, Reason(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+	})
+}
+
+// bearer returns the token of the request's one Authorization header.
+func bearer(h http.Header) (string, error) {
+	vals := h.Values("Authorization")
+	switch {
+	case len(vals) == 0:
+		return "", ErrNoToken
+	case len(vals) > 1:
+		return "", ErrMalformed
+	}
+	v := vals[0]
+	if len(v) > len("Bearer ")+MaxTokenBytes {
+		return "", ErrTooLarge
+	}
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrMalformed
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", ErrNoToken
+	}
+	if len(tok) > MaxTokenBytes {
+		return "", ErrTooLarge
+	}
+	return tok, nil
+}
+
+func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, reason error) {
+	status, code := http.StatusUnauthorized, "UNAUTHENTICATED"
+	h := w.Header()
+	if errors.Is(reason, ErrKeysMissing) {
+		status, code = http.StatusServiceUnavailable, "AUTH_UNAVAILABLE"
+		h.Set("Retry-After", strconv.Itoa(max(int(m.RetryAfter.Round(time.Second)/time.Second), 1)))
+	} else {
+		// RFC 6750, section 3. The reasons are fixed texts without quotes
+		// or backslashes, so they need no escaping.
+		h.Set("WWW-Authenticate", `Bearer realm="stacker", error="invalid_token", error_description="`+reason.Error()+`"`)
+	}
+	if m.Logger != nil {
+		attrs := []slog.Attr{slog.String("reason", reason.Error()), slog.String("path", r.URL.Path)}
+		if m.RequestID != nil {
+			if id, ok := m.RequestID(r.Context()); ok {
+				attrs = append(attrs, slog.String("request_id", id))
+			}
+		}
+		m.Logger.LogAttrs(r.Context(), slog.LevelInfo, "authentication refused", attrs...)
+	}
+	type gqlErr struct {
+		Message    string            `json:"message"`
+		Extensions map[string]string `json:"extensions"`
+	}
+	body, _ := json.Marshal(map[string][]gqlErr{"errors": {{
+		Message:    "not authenticated: " + reason.Error(),
+		Extensions: map[string]string{"code": code},
+	}}})
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
