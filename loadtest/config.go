@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -43,6 +44,7 @@ type config struct {
 	demoStats    string
 	jsonOut      bool
 	runs         int
+	header       http.Header // extra request headers (-header), e.g. Authorization
 }
 
 // graphQLRequest is the POST body of a GraphQL-over-HTTP request.
@@ -77,6 +79,16 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.demoStats, "demo-stats", "", "demo services stats URL, e.g. http://127.0.0.1:7070/stats (optional)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
 	fs.IntVar(&cfg.runs, "runs", 1, "measured runs; with more than one the median of each figure is printed too")
+	cfg.header = http.Header{}
+	fs.Func("header", `extra request header "Name: value", e.g. "Authorization: Bearer ..." (repeatable)`, func(v string) error {
+		name, value, ok := strings.Cut(v, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return errors.New(`want a header such as "Authorization: Bearer <token>"`)
+		}
+		cfg.header.Add(name, value)
+		return nil
+	})
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow non-loopback targets (load on anything but loopback is forbidden here)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err

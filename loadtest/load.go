@@ -16,6 +16,7 @@ type loadSpec struct {
 	client      *http.Client
 	url         string
 	body        []byte
+	header      http.Header
 	concurrency int
 	duration    time.Duration // 0: no time limit
 	maxRequests int           // 0: no count limit
@@ -164,6 +165,9 @@ func (w *worker) do(ctx context.Context) (errKind, string, time.Duration) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.spec.url, bytes.NewReader(w.spec.body))
 	if err != nil {
 		return errTransport, err.Error(), time.Since(start)
+	}
+	for name, values := range w.spec.header {
+		req.Header[name] = values
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")

@@ -58,6 +58,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		client:      client,
 		url:         cfg.url,
 		body:        cfg.body,
+		header:      cfg.header,
 		concurrency: cfg.concurrency,
 		duration:    cfg.duration,
 		maxRequests: cfg.maxRequests,

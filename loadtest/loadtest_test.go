@@ -420,6 +420,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"non-HTTP URL", []string{"-url", "ftp://127.0.0.1/graphql"}, "scheme"},
 		{"URL without host", []string{"-url", "/graphql"}, "-url"},
 		{"stray argument", []string{"extra"}, "unexpected"},
+		{"header without a colon", []string{"-header", "Authorization Bearer secret-token-value"}, "-header"},
+		{"header with a newline", []string{"-header", "X-A: b\r\nX-B: c"}, "-header"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -431,6 +433,24 @@ func TestRunRejectsBadFlags(t *testing.T) {
 				t.Errorf("wrote a report despite bad flags: %q", stdout.String())
 			}
 		})
+	}
+}
+
+// -header sends extra headers with every request, such as a bearer token
+// for a gateway with authentication on.
+func TestRunSendsHeaders(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	g := newFakeGateway(t, func(i int64, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("Authorization")+"|"+strings.Join(r.Header.Values("X-Tenant"), ",")]++
+		mu.Unlock()
+		answerOK(i, w, r)
+	})
+	runJSON(t, "-url", g.srv.URL, "-c", "2", "-n", "4", "-warmup", "0",
+		"-header", "Authorization: Bearer abc", "-header", "X-Tenant: a", "-header", "X-Tenant: b")
+	if len(seen) != 1 || seen["Bearer abc|a,b"] != 4 {
+		t.Errorf("headers seen: %v", seen)
 	}
 }
 
