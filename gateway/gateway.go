@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the
