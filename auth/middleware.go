@@ -127,3 +127,60 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, reason error
 	w.WriteHeader(status)
 	w.Write(body)
 }
+
+// VerifyConnectionParams checks the token a graphql-ws client sent in its
+// connection_init payload (graphql-ws's connectionParams), where a browser
+// must put it: it cannot set headers on a WebSocket upgrade. Accepted:
+// "Authorization" or "authorization" as "Bearer <token>" (what GraphiQL
+// sends from its Headers tab), or "token" as the token alone. ok is false
+// when the payload carries none (or the mode is Off): the upgrade
+// request's identity, checked by Wrap, stands. An error wraps the reason
+// (see Reason) and means the connection is to be refused.
+func (m *Middleware) VerifyConnectionParams(ctx context.Context, params map[string]any) (id Identity, ok bool, err error) {
+	if m.Mode == Off || m.Mode == "" {
+		return Identity{}, false, nil
+	}
+	raw, err := paramsToken(params)
+	if errors.Is(err, ErrNoToken) {
+		return Identity{}, false, nil
+	}
+	if err == nil {
+		id, err = m.Verifier.Verify(ctx, raw)
+	}
+	if err != nil {
+		if m.Logger != nil {
+			m.Logger.LogAttrs(ctx, slog.LevelInfo, "authentication refused", slog.String("reason", Reason(err).Error()), slog.String("at", "connection_init"))
+		}
+		return Identity{}, false, err
+	}
+	return id, true, nil
+}
+
+// paramsToken reads the token of a connection_init payload: one of the
+// accepted keys, a string.
+func paramsToken(params map[string]any) (string, error) {
+	var found []any
+	for _, k := range []string{"Authorization", "authorization"} {
+		if v, ok := params[k]; ok {
+			found = append(found, v)
+		}
+	}
+	if v, ok := params["token"]; ok {
+		s, isString := v.(string)
+		if !isString {
+			return "", ErrMalformed
+		}
+		found = append(found, "Bearer "+s)
+	}
+	switch {
+	case len(found) == 0:
+		return "", ErrNoToken
+	case len(found) > 1:
+		return "", ErrMalformed // two tokens: which one is the caller?
+	}
+	s, isString := found[0].(string)
+	if !isString {
+		return "", ErrMalformed
+	}
+	return bearer(http.Header{"Authorization": {s}})
+}

@@ -238,6 +238,13 @@ type Demo struct {
 	// Faults is the fault specification, e.g.
 	// "patients:fail=0.2,doctors:latency=300ms".
 	Faults string `env:"STACKER_DEMO_FAULTS"`
+	// DemoAuth starts a demo identity provider on loopback beside the
+	// embedded demo services and turns authentication on against it
+	// (required, its issuer, audience "stacker"); the services then refuse
+	// calls without a valid token too. The provider's address is known
+	// only once it listens, so the gateway fills in Auth.Issuer and
+	// Auth.Audience; Load leaves them empty.
+	DemoAuth bool `env:"STACKER_DEMO_AUTH" default:"false"`
 }
 
 // Log is the process's logging.
@@ -299,7 +306,11 @@ func Load(getenv func(string) string) (Config, error) {
 			l.fail(name, v, errors.New("token or claims"))
 		}
 	}
-	l.errs = append(l.errs, loadAuth(&c.Auth, c.Env == "production")...)
+	if c.DemoAuth {
+		l.errs = append(l.errs, loadDemoAuth(&c, getenv)...)
+	} else {
+		l.errs = append(l.errs, loadAuth(&c.Auth, c.Env == "production")...)
+	}
 	if c.TrustedDocuments == "off" {
 		c.TrustedDocuments, c.TrustedDocumentsOff = "", true
 	}
@@ -383,6 +394,33 @@ func loadAuth(a *Auth, production bool) []error {
 	if a.Audience == "" {
 		errs = append(errs, fmt.Errorf("STACKER_AUTH_AUDIENCE: authentication is %s and needs the audience its tokens must be for (this API's identifier at the provider)", a.AuthMode))
 	}
+	return errs
+}
+
+// loadDemoAuth checks that STACKER_DEMO_AUTH can have its way: the
+// embedded demo services, development, and no identity provider of the
+// operator's own; it turns authentication on (the gateway names the
+// issuer once the demo provider listens).
+func loadDemoAuth(c *Config, getenv func(string) string) []error {
+	var errs []error
+	if c.Env == "production" {
+		errs = append(errs, errors.New("STACKER_DEMO_AUTH: the demo identity provider signs tokens for anyone on this machine; production uses a real one (STACKER_AUTH_ISSUER)"))
+	}
+	for _, s := range Services() {
+		if getenv(EnvName(s)) != "" {
+			errs = append(errs, errors.New("STACKER_DEMO_AUTH: the demo identity provider comes with the embedded demo services; unset the STACKER_<SERVICE>_URL variables"))
+			break
+		}
+	}
+	for _, name := range []string{"STACKER_AUTH_ISSUER", "STACKER_AUTH_JWKS_URL", "STACKER_AUTH_AUDIENCE"} {
+		if getenv(name) != "" {
+			errs = append(errs, fmt.Errorf("%s: STACKER_DEMO_AUTH sets it to the demo identity provider's; unset one of the two", name))
+		}
+	}
+	if c.AuthMode != "" && c.AuthMode != "required" {
+		errs = append(errs, fmt.Errorf("STACKER_AUTH: STACKER_DEMO_AUTH requires a token on every request; %s contradicts it", c.AuthMode))
+	}
+	c.AuthMode = "required"
 	return errs
 }
 

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/debugserver"
 	"github.com/stacker/stacker/demo"
@@ -35,6 +36,10 @@ type Gateway struct {
 	servers   []*http.Server    // the public one first, then the debug one
 	listeners []net.Listener
 	closers   []func() // what New built, closed in reverse order
+	demo      *demo.Services
+	// demoTokens are the demo identity provider's tokens, one per console
+	// role, for the banner (STACKER_DEMO_AUTH).
+	demoTokens []demoToken
 }
 
 // Run is the `serve` command: it reads the configuration through getenv,
@@ -83,14 +88,37 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	}
 	g.closers = append(g.closers, func() { bus.Close() })
 
+	if cfg.Demo.DemoAuth {
+		if err := g.startDemoAuth(); err != nil {
+			return nil, err
+		}
+		cfg = g.cfg // now naming the demo provider as the issuer
+	}
+	authn, closeAuth, err := newAuthentication(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, closeAuth)
+
 	g.urls = cfg.Upstream.ServiceURLs
 	if cfg.Embedded() {
-		var svcs *demo.Services
-		svcs, g.urls, err = startDemo(ctx, cfg, log, bus)
+		// With demo authentication the services check the forwarded token
+		// themselves, as real ones would: their own key source and
+		// verifier, against the same provider.
+		var guard *auth.Middleware
+		if cfg.Demo.DemoAuth {
+			var closeGuard func()
+			guard, closeGuard, err = newAuthentication(cfg, log.With("component", "demo"))
+			if err != nil {
+				return nil, err
+			}
+			g.closers = append(g.closers, closeGuard)
+		}
+		g.demo, g.urls, err = startDemo(ctx, cfg, log, bus, guard)
 		if err != nil {
 			return nil, err
 		}
-		g.closers = append(g.closers, func() { svcs.Close() })
+		g.closers = append(g.closers, func() { g.demo.Close() })
 	}
 
 	up := cfg.Upstream
@@ -152,19 +180,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 		}
 	}
 
-	authn, closeAuth, err := newAuthentication(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	g.closers = append(g.closers, closeAuth)
-
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s (STACKER_ADDR): %w", cfg.Server.Addr, err)
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the
@@ -235,6 +257,13 @@ func (g *Gateway) PrintBanner(w io.Writer) {
 	}
 	for _, s := range config.Services() {
 		fmt.Fprintf(w, "    %-13s %s\n", s, g.urls[s])
+	}
+	if len(g.demoTokens) > 0 {
+		fmt.Fprintf(w, "  Demo identity provider  %s (STACKER_DEMO_AUTH; every request needs a token)\n", g.cfg.Auth.Issuer)
+		fmt.Fprintf(w, "  Bearer tokens, valid until %s:\n", g.demoTokens[0].expires.Format(time.DateTime))
+		for _, t := range g.demoTokens {
+			fmt.Fprintf(w, "    %-16s %s\n", t.role, t.token)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
@@ -25,7 +28,7 @@ import (
 // the error presenter and per-operation loaders. The extensions that read
 // the document run in order: trusted documents resolve or refuse it, APQ
 // resolves a hash, then the limits look at the final text.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments) *handler.Server {
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -34,7 +37,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// WebSocket, and GraphQL over Server-Sent Events.
 	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.AddTransport(transport.SSE{})
-	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second))
+	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second, authn))
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
@@ -59,6 +62,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)
+	srv.AroundOperations(endAtExpiry)
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
@@ -80,4 +84,42 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 		log.Warn("redis does not answer yet; persisted queries degrade to misses until it does", "error", err)
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// errTokenExpired is the cause a subscription's context ends with when its
+// caller's token expires.
+var errTokenExpired = errors.New("the caller's token expired")
+
+// endAtExpiry ends a subscription when its caller's token expires, with a
+// last result carrying an UNAUTHENTICATED error, so the client (on
+// Server-Sent Events, where nothing else would tell it) knows to
+// re-authenticate rather than just reconnect. Queries and mutations end
+// long before a token does, within the operation's deadline.
+func endAtExpiry(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	id, ok := auth.FromContext(ctx)
+	op := graphql.GetOperationContext(ctx)
+	if !ok || id.Expires.IsZero() || op.Operation == nil || op.Operation.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithDeadlineCause(ctx, id.Expires, errTokenExpired)
+	responses := next(ctx)
+	over := false
+	// The transport calls the handler from one goroutine, until nil.
+	return func(rctx context.Context) *graphql.Response {
+		if over {
+			return nil
+		}
+		if r := responses(rctx); r != nil {
+			return r
+		}
+		over = true
+		defer cancel()
+		if !errors.Is(context.Cause(ctx), errTokenExpired) {
+			return nil
+		}
+		return &graphql.Response{Errors: gqlerror.List{{
+			Message:    "not authenticated: " + auth.ErrExpired.Error(),
+			Extensions: map[string]any{"code": "UNAUTHENTICATED"},
+		}}}
+	}
 }

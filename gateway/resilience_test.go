@@ -189,7 +189,7 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	}
 	res := resolvers.New(resolvers.Deps{Clients: clients, Loaders: loaders.Options{}, Logger: NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs)})
 	cfg, _ := config.Load(func(string) string { return "" })
-	h := newGraphQLHandler(res, cfg, nil, nil)
+	h := newGraphQLHandler(res, cfg, nil, nil, nil)
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc.Path().String() == "cases.nodes[1].patient" {
 			panic("resolver bug")

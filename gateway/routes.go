@@ -15,12 +15,14 @@ import (
 // routes lists every route of the gateway. /graphql is authenticated after
 // CORS (a browser's preflight carries no token) and before any transport,
 // so GET, POST, Server-Sent Events and the WebSocket upgrade request are
-// all checked; the playground and the health check are not.
-func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger) http.Handler {
+// all checked; the playground and the health check are not. The
+// playground's new tabs start with playgroundHeaders (JSON; empty: none).
+func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger, playgroundHeaders string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
 	pg := playground.Handler(playground.Options{
 		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: operations.CaseBoard, Title: "Stacker",
+		Headers: playgroundHeaders,
 	})
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET /graphiql", pg)

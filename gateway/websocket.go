@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,24 +19,66 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/resolvers"
 )
 
 // newWebsocketTransport serves graphql-transport-ws and the legacy
-// graphql-ws to the origins the policy allows.
-func newWebsocketTransport(res *resolvers.Resolver, origins originPolicy, initTimeout time.Duration) graphql.Transport {
+// graphql-ws to the origins the policy allows. With authentication on
+// (authn; nil is off), a token in connection_init is checked as well as the
+// upgrade request's (see authenticateConnection).
+func newWebsocketTransport(res *resolvers.Resolver, origins originPolicy, initTimeout time.Duration, authn *auth.Middleware) graphql.Transport {
 	return originChecked{origins: origins, Websocket: transport.Websocket{
 		// The origin check is originChecked's: coder/websocket's compares
 		// hosts only and trusts the Host header for same-origin requests.
 		Implementation: live.Websockets{WebsocketImplementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{InsecureSkipVerify: true}}},
-		InitFunc: func(ctx context.Context, _ transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			ctx, err := authenticateConnection(ctx, authn, payload)
+			if err != nil {
+				return ctx, nil, err
+			}
 			return res.WithConnection(ctx), nil, nil
 		},
 		KeepAlivePingInterval: 10 * time.Second,
 		InitTimeout:           initTimeout,
 	}}
+}
+
+// authenticateConnection checks the token of a connection_init payload, if
+// it carries one, and makes its identity the connection's (in place of the
+// upgrade request's). A bad one closes the connection with 4403 Forbidden
+// (1013 when the provider's keys are unavailable: the token may be fine).
+// Whichever identity the connection ends up with, the connection is closed
+// with 4403 when its token expires, so the client re-authenticates; each
+// subscription also ends then with an UNAUTHENTICATED error (endAtExpiry).
+func authenticateConnection(ctx context.Context, authn *auth.Middleware, payload transport.InitPayload) (context.Context, error) {
+	notice, _ := live.CloseNoticeFrom(ctx)
+	if authn != nil {
+		id, ok, err := authn.VerifyConnectionParams(ctx, payload)
+		if err != nil {
+			reason := auth.Reason(err)
+			if notice != nil {
+				if errors.Is(reason, auth.ErrKeysMissing) {
+					notice.Set(live.CloseTryAgainLater, reason.Error())
+				} else {
+					notice.Set(live.CloseForbidden, "Forbidden: "+reason.Error())
+				}
+			}
+			return ctx, reason
+		}
+		if ok {
+			ctx = auth.NewContext(ctx, id)
+		}
+	}
+	if id, ok := auth.FromContext(ctx); ok && notice != nil && !id.Expires.IsZero() {
+		t := time.AfterFunc(time.Until(id.Expires), func() {
+			notice.Set(live.CloseForbidden, "Forbidden: "+auth.ErrExpired.Error())
+		})
+		context.AfterFunc(ctx, func() { t.Stop() })
+	}
+	return ctx, nil
 }
 
 // originChecked refuses the upgrade, with 403, to a page whose origin the

@@ -166,7 +166,7 @@ func TestWebSocketIDReusedAfterComplete(t *testing.T) {
 func TestWebSocketInitTimeout(t *testing.T) {
 	res := resolvers.New(resolvers.Deps{})
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	srv.AddTransport(newWebsocketTransport(res, originPolicy{}, 50*time.Millisecond))
+	srv.AddTransport(newWebsocketTransport(res, originPolicy{}, 50*time.Millisecond, nil))
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	for _, tc := range []struct {

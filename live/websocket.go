@@ -20,6 +20,7 @@ import (
 const (
 	CloseBadRequest          = 4400 // a message the protocol does not allow
 	CloseUnauthorized        = 4401 // subscribe before connection_ack
+	CloseForbidden           = 4403 // a refused connection_init, or the caller's token expired
 	CloseInitTimeout         = 4408 // no connection_init in time
 	CloseSubscriberExists    = 4409 // subscribe with an id still in use
 	CloseTooManyInitRequests = 4429 // a second connection_init

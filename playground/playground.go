@@ -77,6 +77,10 @@ type Options struct {
 	DefaultQuery string
 	// Title is the page title and GraphiQL's logo text; default "GraphiQL".
 	Title string
+	// Headers is the JSON object a new tab's Headers editor starts with
+	// (the demo's Authorization header); empty means none. It is in the
+	// page for anyone who can load it: only ever a demo token.
+	Headers string
 }
 
 // config is what the page reads from its JSON script tag (web/src/main.jsx).
@@ -85,6 +89,7 @@ type config struct {
 	SubscriptionEndpoint string `json:"subscriptionEndpoint,omitempty"`
 	DefaultQuery         string `json:"defaultQuery"`
 	Title                string `json:"title"`
+	Headers              string `json:"headers,omitempty"`
 }
 
 // The placeholders web/src/index.html leaves for the handler.
@@ -139,6 +144,7 @@ func renderPage(opts Options) ([]byte, error) {
 		SubscriptionEndpoint: opts.SubscriptionEndpoint,
 		DefaultQuery:         opts.DefaultQuery,
 		Title:                opts.Title,
+		Headers:              opts.Headers,
 	})
 	if err != nil {
 		return nil, err

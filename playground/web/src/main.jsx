@@ -1,6 +1,6 @@
 // Stacker's playground: GraphiQL with the doc explorer, talking to the
 // gateway it was served by. Everything the page needs is bundled; the Go
-// side owns the settings (endpoint, default query, title) and passes them in
+// side owns the settings (endpoint, default query, title, headers) and passes them in
 // a JSON script tag, so nothing here has to change when they do.
 
 import './workers.js';
@@ -18,6 +18,8 @@ import { createRoot } from 'react-dom/client';
  * @property {string} [subscriptionEndpoint] graphql-ws path; empty: none
  * @property {string} defaultQuery the first tab of a new visitor
  * @property {string} title shown as GraphiQL's logo
+ * @property {string} [headers] JSON for the Headers tab of new tabs (the
+ *   demo's Authorization header when STACKER_DEMO_AUTH is on); empty: none
  */
 
 /** @returns {Config} */
@@ -48,7 +50,8 @@ createRoot(document.getElementById('graphiql')).render(
   <GraphiQL
     fetcher={fetcher}
     storage={storage}
-    defaultTabs={[{ query: config.defaultQuery }]}
+    defaultTabs={[{ query: config.defaultQuery, headers: config.headers }]}
+    defaultHeaders={config.headers}
     referencePlugin={DOC_EXPLORER_PLUGIN}
   >
     <GraphiQL.Logo>{config.title}</GraphiQL.Logo>
