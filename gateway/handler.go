@@ -51,6 +51,9 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		MaxFields: cfg.MaxFields, MaxRepeats: cfg.MaxFieldRepeats,
 		Cost: resolvers.CostModel(), Schema: es.Schema(),
 	})
+	if cfg.Auth.RejectUnauthorized {
+		srv.Use(res.RejectUnauthorized())
+	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -59,6 +62,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)
+	srv.AroundFields(res.AroundFields)
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
