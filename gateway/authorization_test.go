@@ -218,6 +218,23 @@ func TestAuthorizationDirectives(t *testing.T) {
 		var out map[string]any
 		demoEnv.mustDo(t, `{ case(id: "1") { id patient { email phone dateOfBirth insurer { name } } documents { id } } }`, nil, &out)
 	})
+
+	// The definitions are public, as in Apollo Router and Cosmo:
+	// introspection lists them, for a caller with no scopes too.
+	t.Run("introspection lists the directives", func(t *testing.T) {
+		data, errs := doAs(t, e, scopedToken(t, p, k, "alice"), `{ __schema { directives { name locations args { name type { kind ofType { kind ofType { kind ofType { kind ofType { kind ofType { name } } } } } } } } } }`)
+		if len(errs) > 0 {
+			t.Fatal(jsonString(errs))
+		}
+		for _, want := range []string{
+			`{"name":"authenticated","locations":["FIELD_DEFINITION","OBJECT","INTERFACE","SCALAR","ENUM"],"args":[]}`,
+			`{"name":"requiresScopes","locations":["FIELD_DEFINITION","OBJECT","INTERFACE","SCALAR","ENUM"],"args":[{"name":"scopes","type":{"kind":"NON_NULL","ofType":{"kind":"LIST","ofType":{"kind":"NON_NULL","ofType":{"kind":"LIST","ofType":{"kind":"NON_NULL","ofType":{"name":"String"}}}}}}}]}`,
+		} {
+			if !strings.Contains(data, want) {
+				t.Errorf("introspection lacks %s:\n%s", want, data)
+			}
+		}
+	})
 }
 
 // Reject mode refuses the whole operation before anything runs; in
