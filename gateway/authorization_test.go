@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stacker/stacker/auth/authtest"
 	"github.com/stacker/stacker/authz"
@@ -217,6 +219,29 @@ func TestAuthorizationDirectives(t *testing.T) {
 	t.Run("authentication off: not enforced", func(t *testing.T) {
 		var out map[string]any
 		demoEnv.mustDo(t, `{ case(id: "1") { id patient { email phone dateOfBirth insurer { name } } documents { id } } }`, nil, &out)
+	})
+
+	// A subscription the caller may not see ends at once with the error,
+	// before it is registered with the event engine.
+	t.Run("subscription without its scope", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", e.URL, strings.NewReader(`{"query":"subscription { caseUpdated { caseId } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+scopedToken(t, p, k, "alice", "patients:read"))
+		resp, err := e.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body) // the stream completes by itself
+		if !strings.Contains(string(raw), `"code":"UNAUTHORIZED_FIELD_OR_TYPE"`) || !strings.Contains(string(raw), `"path":["caseUpdated"]`) {
+			t.Fatalf("stream: %s", raw)
+		}
+		if strings.Contains(e.Logs.String(), "subscription started") {
+			t.Error("the subscription was registered with the event engine")
+		}
 	})
 
 	// The definitions are public, as in Apollo Router and Cosmo:
