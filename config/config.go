@@ -201,6 +201,12 @@ type Auth struct {
 	// (the default: the bearer token, unchanged) or "claims" (X-User-Id and
 	// X-User-Roles headers instead).
 	ServiceIdentity map[string]string `env:"STACKER_<SERVICE>_IDENTITY" custom:"true"`
+	// RejectUnauthorized refuses, before it runs, an operation selecting a
+	// field the caller may not see (the schema's @authenticated and
+	// @requiresScopes), instead of answering that field null with an
+	// UNAUTHORIZED_FIELD_OR_TYPE error. The directives are enforced only
+	// with authentication on.
+	RejectUnauthorized bool `env:"STACKER_AUTH_REJECT_UNAUTHORIZED" default:"false"`
 }
 
 // Caches are the parsed-query cache and the automatic persisted queries.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
 )
 
@@ -50,4 +51,15 @@ func newAuthentication(cfg config.Config, log *slog.Logger) (*auth.Middleware, f
 		Mode: auth.Mode(a.AuthMode), Verifier: v, RetryAfter: a.JWKSMinRefresh,
 		Logger: alog, RequestID: upstream.RequestID,
 	}, keys.Close, nil
+}
+
+// authorization is how the schema's @authenticated and @requiresScopes are
+// enforced: whenever authentication is on (in optional mode a caller
+// without a token has no scopes), never with it off, where nobody has an
+// identity and `go run .` must work without a token.
+func authorization(cfg config.Config) resolvers.Authorization {
+	return resolvers.Authorization{
+		Enforce:            auth.Mode(cfg.Auth.AuthMode) != auth.Off,
+		RejectUnauthorized: cfg.Auth.RejectUnauthorized,
+	}
 }

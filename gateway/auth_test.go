@@ -66,7 +66,7 @@ func TestAuthGuardsGraphQL(t *testing.T) {
 	k := authtest.RSAKey(t, "k1")
 	p := authtest.NewProvider(t, k)
 	e := startStacker(t, authEnv(p, nil))
-	good := p.Token(t, k, "alice")
+	good := roleToken(t, p, k, "alice", "admin")
 	expired := k.Sign(t, map[string]any{"iss": p.Issuer, "aud": authtest.Audience, "sub": "alice", "exp": 1})
 	ws := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
 		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "graphql-transport-ws"}
@@ -183,7 +183,7 @@ func TestCallersAreNotMixed(t *testing.T) {
 	env, calls := recordCalls(t, demoEnv)
 	env["STACKER_PATIENTS_IDENTITY"] = "claims"
 	e := startStacker(t, authEnv(p, env))
-	tokens := map[string]string{"alice": p.Token(t, k, "alice"), "bob": p.Token(t, k, "bob")}
+	tokens := map[string]string{"alice": roleToken(t, p, k, "alice", "admin"), "bob": roleToken(t, p, k, "bob", "admin")}
 
 	var wg sync.WaitGroup
 	for round := range 5 {

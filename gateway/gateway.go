@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 		Logger:           log,
 		OperationTimeout: cfg.Server.OperationTimeout,
 		Events:           bus,
+		Authorization:    authorization(cfg),
 		Live: live.Options{
 			MaxPerReplica: cfg.Subscriptions.Max,
 			MaxPerConn:    cfg.Subscriptions.MaxPerConnection,

@@ -54,6 +54,9 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		MaxFields: cfg.MaxFields, MaxRepeats: cfg.MaxFieldRepeats,
 		Cost: resolvers.CostModel(), Schema: es.Schema(),
 	})
+	if cfg.Auth.RejectUnauthorized {
+		srv.Use(res.RejectUnauthorized())
+	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -63,6 +66,11 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)
 	srv.AroundOperations(endAtExpiry)
+	if authorization(cfg).Enforce {
+		// Not installed with authentication off: every field would pay
+		// for a check that allows everything.
+		srv.AroundFields(res.AroundFields)
+	}
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv

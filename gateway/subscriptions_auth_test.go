@@ -15,6 +15,7 @@ import (
 	coderws "github.com/coder/websocket"
 
 	"github.com/stacker/stacker/auth/authtest"
+	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/live"
 )
@@ -56,7 +57,7 @@ func (c *wsClient) closeStatus() (coderws.StatusCode, string, []string) {
 // shortToken is a token of p's for subject that expires in about a
 // second (exp has whole seconds).
 func shortToken(t *testing.T, p *authtest.Provider, k *authtest.Key) (string, time.Time) {
-	c := p.Claims("alice")
+	c := allScopes(p, "alice")
 	exp := time.Now().Add(2 * time.Second).Truncate(time.Second)
 	c["exp"] = exp.Unix()
 	return k.Sign(t, c), exp
@@ -82,7 +83,7 @@ func TestConnectionInitToken(t *testing.T) {
 		{"authorization", map[string]any{"authorization": "Bearer " + good}, false},
 		{"token", map[string]any{"token": good}, false},
 		{"expired", map[string]any{"Authorization": "Bearer " + expired}, true},
-		{"bad signature", map[string]any{"token": other.Sign(t, p.Claims("mallory"))}, true},
+		{"bad signature", map[string]any{"token": other.Sign(t, allScopes(p, "mallory"))}, true},
 		{"garbage", map[string]any{"authorization": "Bearer not-a-token"}, true},
 		{"not a string", map[string]any{"token": 42}, true},
 		{"two tokens", map[string]any{"token": good, "Authorization": "Bearer " + good}, true},
@@ -189,4 +190,12 @@ func TestRealClientRefusedAtConnectionInit(t *testing.T) {
 	if got.Code != live.CloseForbidden || got.Reason != "Forbidden: token expired" {
 		t.Fatalf("got %s, want code 4403, reason Forbidden: token expired", out)
 	}
+}
+
+// allScopes are p's claims for subject with every scope, so that what these
+// tests watch is authentication, not authorization.
+func allScopes(p *authtest.Provider, subject string) map[string]any {
+	c := p.Claims(subject)
+	c["scope"] = strings.Join(authz.Scopes(), " ")
+	return c
 }

@@ -1023,9 +1023,27 @@ A calendar date with no time or zone, as ` + "`" + `YYYY-MM-DD` + "`" + `, for e
 scalar Date @specifiedBy(url: "https://scalars.graphql.org/andimarek/local-date.html")
 
 """
-The entry points for reading data.
+Requires the caller to be authenticated (to have sent a valid token). On a
+type, every field that returns the type and every field of the type require it.
+As in Apollo Router and Cosmo; see docs/authorization.md.
 """
-type Query {
+directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+
+"""
+Requires the caller's token to carry every scope of at least one of the inner
+lists: ` + "`" + `[["a", "b"], ["c"]]` + "`" + ` is (a and b) or c. Implies ` + "`" + `@authenticated` + "`" + `. On a
+type, every field that returns the type and every field of the type require it.
+A field the caller may not see is null, with an error coded
+` + "`" + `UNAUTHORIZED_FIELD_OR_TYPE` + "`" + ` at its path, and is never fetched. As in Apollo
+Router and Cosmo; see docs/authorization.md.
+"""
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+
+"""
+The entry points for reading data. Every one needs an authenticated caller, and
+the scopes its type asks for.
+"""
+type Query @authenticated {
   """
   The case list, newest activity first (by ` + "`" + `updatedAt` + "`" + `, then by id), filtered and paginated.
   ` + "`" + `first` + "`" + ` may be at most 1000; pages larger than the cases service's 100 are fetched in parallel.
@@ -1084,12 +1102,12 @@ type Query {
 The entry points for changing data. Validation problems come back as ` + "`" + `userErrors` + "`" + ` in the
 payload; a missing case is a ` + "`" + `NOT_FOUND` + "`" + ` error.
 """
-type Mutation {
+type Mutation @authenticated {
   "Changes a case's status, priority or assignee. Fields left out of the input stay as they are."
-  updateCase(input: UpdateCaseInput!): UpdateCasePayload
+  updateCase(input: UpdateCaseInput!): UpdateCasePayload @requiresScopes(scopes: [["cases:write"]])
 
   "Books an appointment with a doctor for a case."
-  scheduleAppointment(input: ScheduleAppointmentInput!): ScheduleAppointmentPayload
+  scheduleAppointment(input: ScheduleAppointmentInput!): ScheduleAppointmentPayload @requiresScopes(scopes: [["appointments:write"]])
 }
 
 """
@@ -1098,7 +1116,7 @@ fresh when it arrives, through the same batched loaders as a query, once for
 all the subscribers that receive it. Use graphql-transport-ws over WebSocket
 or GraphQL over Server-Sent Events.
 """
-type Subscription {
+type Subscription @authenticated {
   "A case changed: the one with this id, or any case when id is left out."
   caseUpdated(id: ID): CaseUpdatedEvent!
 
@@ -1113,7 +1131,7 @@ type Subscription {
 }
 
 "Something that happened to a case."
-interface CaseActivity {
+interface CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
   "The case it happened to."
   caseId: ID!
   "When it happened, as the service that published it says."
@@ -1121,7 +1139,7 @@ interface CaseActivity {
 }
 
 "A case's status, priority or assignee changed."
-type CaseUpdatedEvent implements CaseActivity {
+type CaseUpdatedEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
   "The case it happened to."
   caseId: ID!
   "When it happened."
@@ -1133,7 +1151,7 @@ type CaseUpdatedEvent implements CaseActivity {
 }
 
 "A document was uploaded to a case."
-type DocumentUploadedEvent implements CaseActivity {
+type DocumentUploadedEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
   "The case it happened to."
   caseId: ID!
   "When it happened."
@@ -1143,7 +1161,7 @@ type DocumentUploadedEvent implements CaseActivity {
 }
 
 "An appointment was booked for a case."
-type AppointmentScheduledEvent implements CaseActivity {
+type AppointmentScheduledEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
   "The case it happened to."
   caseId: ID!
   "When it happened."
@@ -1153,7 +1171,7 @@ type AppointmentScheduledEvent implements CaseActivity {
 }
 
 "A medical second-opinion case, handled by a case manager."
-type Case {
+type Case @requiresScopes(scopes: [["cases:read"]]) {
   "The case's id in the cases service."
   id: ID!
   "Where the case stands in its workflow."
@@ -1203,7 +1221,7 @@ enum CasePriority {
 }
 
 "A page of cases, following the GraphQL Cursor Connections specification."
-type CaseConnection {
+type CaseConnection @requiresScopes(scopes: [["cases:read"]]) {
   "How many cases match the filters, over all pages."
   totalCount: Int!
   "Where this page sits in the whole list."
@@ -1215,7 +1233,7 @@ type CaseConnection {
 }
 
 "A case in a page of cases, with the cursor that points at it."
-type CaseEdge {
+type CaseEdge @requiresScopes(scopes: [["cases:read"]]) {
   "Pass as ` + "`" + `after` + "`" + ` to continue the list after this case."
   cursor: String!
   "The case."
@@ -1235,7 +1253,7 @@ type PageInfo {
 }
 
 "A person asking for a second opinion."
-type Patient {
+type Patient @requiresScopes(scopes: [["patients:read"]]) {
   "The patient's id in the patients service."
   id: ID!
   "Given name."
@@ -1244,12 +1262,12 @@ type Patient {
   lastName: String!
   "Given and family name, as a screen shows them."
   fullName: String!
-  "Date of birth."
-  dateOfBirth: Date!
-  "Email address."
-  email: String!
-  "Phone number, as the patient gave it."
-  phone: String!
+  "Date of birth. Needs the scope ` + "`" + `patients:contact` + "`" + `."
+  dateOfBirth: Date! @requiresScopes(scopes: [["patients:contact"]])
+  "Email address. Needs the scope ` + "`" + `patients:contact` + "`" + `."
+  email: String! @requiresScopes(scopes: [["patients:contact"]])
+  "Phone number, as the patient gave it. Needs the scope ` + "`" + `patients:contact` + "`" + `."
+  phone: String! @requiresScopes(scopes: [["patients:contact"]])
   "City of residence."
   city: String!
   "When the patient was registered."
@@ -1261,7 +1279,7 @@ type Patient {
 }
 
 "A health insurer that covers patients."
-type Insurer {
+type Insurer @requiresScopes(scopes: [["insurers:read"]]) {
   "The insurer's id in the insurers service."
   id: ID!
   "The insurer's name."
@@ -1279,7 +1297,7 @@ enum InsurerKind {
 }
 
 "Someone who works on cases."
-type StaffMember {
+type StaffMember @requiresScopes(scopes: [["staff:read"]]) {
   "The staff member's id in the staff service."
   id: ID!
   "Full name."
@@ -1301,7 +1319,7 @@ enum StaffRole {
 }
 
 "A doctor who gives second opinions."
-type Doctor {
+type Doctor @requiresScopes(scopes: [["doctors:read"]]) {
   "The doctor's id in the doctors service."
   id: ID!
   "Full name, with title."
@@ -1315,7 +1333,7 @@ type Doctor {
 }
 
 "A clinic where doctors work."
-type Clinic {
+type Clinic @requiresScopes(scopes: [["clinics:read"]]) {
   "The clinic's id in the clinics service."
   id: ID!
   "The clinic's name."
@@ -1325,7 +1343,7 @@ type Clinic {
 }
 
 "An appointment of a case's patient with a doctor."
-type Appointment {
+type Appointment @requiresScopes(scopes: [["appointments:read"]]) {
   "The appointment's id in the appointments service."
   id: ID!
   "When the appointment starts."
@@ -1349,7 +1367,7 @@ enum AppointmentStatus {
 }
 
 "A file uploaded to a case."
-type Document {
+type Document @requiresScopes(scopes: [["documents:read"]]) {
   "The document's id in the documents service."
   id: ID!
   "What sort of document it is."
@@ -7636,6 +7654,35 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	ret := make(graphql.Array, len(v))
 	for i := range v {
 		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNString2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2ᚕstringᚄ(ctx, sel, v[i])
 	}
 
 	for _, e := range ret {

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
@@ -33,6 +34,9 @@ const (
 	CodeTooManySubs         = "TOO_MANY_SUBSCRIPTIONS"
 	CodeNoSubscriptions     = "SUBSCRIPTIONS_UNAVAILABLE"
 	CodeInternal            = "INTERNAL"
+	// CodeUnauthorizedFieldOrType is a field the caller may not see (the
+	// schema's @authenticated and @requiresScopes), as Apollo Router names it.
+	CodeUnauthorizedFieldOrType = "UNAUTHORIZED_FIELD_OR_TYPE"
 )
 
 // inputError is a problem with the client's arguments; its message is
@@ -155,8 +159,11 @@ func classify(err error) (code, service, msg string) {
 		lp  *loaders.PanicError
 		rp  *panicError
 		ref *argRefusal
+		den *authz.Error
 	)
 	switch {
+	case errors.As(err, &den):
+		return CodeUnauthorizedFieldOrType, "", den.Error()
 	case errors.Is(err, live.ErrTooManyOnConn):
 		return CodeTooManySubs, "", live.ErrTooManyOnConn.Error()
 	case errors.Is(err, live.ErrTooManyOnReplica):
@@ -353,7 +360,7 @@ func (a argError) message(cause error) string {
 // logged, and the stack of a panic.
 func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error, logged string) {
 	level := slog.LevelError
-	if code == CodeBadUserInput || code == CodeNotFound {
+	if code == CodeBadUserInput || code == CodeNotFound || code == CodeUnauthorizedFieldOrType {
 		level = slog.LevelInfo
 	}
 	attrs := []slog.Attr{

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/loaders"
 )
@@ -39,12 +40,15 @@ type planner struct {
 	oc   *graphql.OperationContext
 	l    *loaders.Loaders
 	rels *relations // nil outside an operation: nothing is prefetched
+	// access is what the caller may see: a field it may not is never
+	// prefetched (nor below it).
+	access *authz.Access
 }
 
 func newPlanner(ctx context.Context, l *loaders.Loaders) *planner {
 	p := &planner{oc: graphql.GetOperationContext(ctx), l: l}
 	if st, ok := ctx.Value(opStateKey{}).(*operationState); ok {
-		p.rels = st.rels
+		p.rels, p.access = st.rels, st.access
 	}
 	return p
 }
@@ -53,13 +57,18 @@ func newPlanner(ctx context.Context, l *loaders.Loaders) *planner {
 // @include applied, the most deeply nested first: the relation with the
 // longest chain of levels below it is the critical path, so its request
 // should leave first (appointments -> doctors -> clinics before assignee).
+// Fields the caller may not see are left out: their resolvers will not run,
+// so nothing is fetched for them.
 func (p *planner) collect(sel ast.SelectionSet, typeName string) []graphql.CollectedField {
 	fields := graphql.CollectFields(p.oc, sel, []string{typeName})
+	// A copy: gqlgen caches the slice it returns for the whole operation.
+	fields = slices.DeleteFunc(slices.Clone(fields), func(f graphql.CollectedField) bool {
+		_, denied := p.access.Denied(typeName, f.Name)
+		return denied
+	})
 	if len(fields) < 2 {
 		return fields
 	}
-	// A copy: gqlgen caches the slice it returns for the whole operation.
-	fields = slices.Clone(fields)
 	depths := make(map[string]int, len(fields))
 	frags := map[string]int{}
 	for _, f := range fields {
@@ -171,13 +180,14 @@ func keys[T any](items []T, key func(T) int) []int {
 // loaders.
 type operationState struct {
 	rels     *relations
+	access   *authz.Access // nil: authorization not enforced
 	rootOnce sync.Once
 }
 
 type opStateKey struct{}
 
-func withOperationState(ctx context.Context, rels *relations) context.Context {
-	return context.WithValue(ctx, opStateKey{}, &operationState{rels: rels})
+func withOperationState(ctx context.Context, rels *relations, access *authz.Access) context.Context {
+	return context.WithValue(ctx, opStateKey{}, &operationState{rels: rels, access: access})
 }
 
 // prefetchRoot loads, in one call per service, the entities that the
@@ -200,6 +210,9 @@ func (r *Resolver) prefetchRoot(ctx context.Context) {
 		for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
 			if _, ok := st.rels.lookups[f.Name]; !ok {
 				continue
+			}
+			if _, denied := st.access.Denied("Query", f.Name); denied {
+				continue // its resolver will not run
 			}
 			raw, ok := f.ArgumentMap(oc.Variables)["id"]
 			if !ok {

@@ -19,7 +19,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/events"
+	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
 )
@@ -35,6 +37,9 @@ type Deps struct {
 	// Events is the bus subscriptions read; nil means no subscriptions.
 	Events events.Bus
 	Live   live.Options
+	// Authorization is whether and how the schema's authorization
+	// directives are enforced.
+	Authorization Authorization
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
@@ -46,6 +51,11 @@ type Resolver struct {
 	opTimeout time.Duration
 	live      *live.Engine
 	rels      *relations
+	// authorization and policy are the schema's authorization directives
+	// and how they are enforced; schema is the schema they were read from.
+	authorization Authorization
+	policy        *authz.Policy
+	schema        *ast.Schema
 }
 
 // New returns the resolver root.
@@ -54,7 +64,11 @@ func New(d Deps) *Resolver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Resolver{clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout, rels: newRelations()}
+	r := &Resolver{
+		clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout, rels: newRelations(),
+		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
+	}
+	r.policy = newPolicy(r.schema)
 	if d.Events != nil {
 		r.live = live.New(d.Events, func() *loaders.Loaders {
 			o := d.Loaders
@@ -73,6 +87,9 @@ func (r *Resolver) Close() { r.live.Close() }
 // operation rather than per HTTP request because one WebSocket connection
 // carries many operations, and a cache must not outlive its operation.
 //
+// It evaluates, once, which fields the caller may not see (see
+// AroundFields and the planner).
+//
 // It also gives queries and mutations their deadline, which every upstream
 // call inherits, and ends it (cancelling whatever is still in flight) once
 // the response is made. The request's context already ends when the client
@@ -83,14 +100,14 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 		// A subscription gets fresh loaders for every event (see stream),
 		// through a slot its events fill in turn.
 		slot := live.NewSlot()
-		h := next(live.NewSlotContext(withOperationState(ctx, r.rels), slot))
+		h := next(live.NewSlotContext(withOperationState(ctx, r.rels, r.access(ctx)), slot))
 		return func(ctx context.Context) *graphql.Response {
 			slot.Idle()
 			return h(ctx)
 		}
 	}
 	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
-	ctx = withOperationState(ctx, r.rels)
+	ctx = withOperationState(ctx, r.rels, r.access(ctx))
 	if r.opTimeout <= 0 || oc.Operation == nil {
 		return next(ctx)
 	}

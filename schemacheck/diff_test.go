@@ -215,6 +215,21 @@ func diffCases() []diffCase {
 			`directive @auth(role: String) on FIELD_DEFINITION` + "\n" + `type Query { a: Int @auth(role: "admin") }`,
 			`directive @auth(role: String) on FIELD_DEFINITION` + "\n" + `type Query { a: Int @auth(role: "staff") }`,
 			[]want{{Dangerous, DirectiveUsageChanged, "Query.a"}}},
+		// The authorization directives, as Apollo Router and Cosmo define
+		// them: a scope added to an inner list (AND) or as an alternative
+		// (OR) changes who sees the field.
+		{"requiresScopes: a scope ANDed",
+			scopesDir + `type Query { a: Int @requiresScopes(scopes: [["cases:read"]]) }`,
+			scopesDir + `type Query { a: Int @requiresScopes(scopes: [["cases:read", "patients:read"]]) }`,
+			[]want{{Dangerous, DirectiveUsageChanged, "Query.a"}}},
+		{"requiresScopes: an alternative ORed",
+			scopesDir + `type Query { a: T } type T @requiresScopes(scopes: [["a"]]) { b: Int }`,
+			scopesDir + `type Query { a: T } type T @requiresScopes(scopes: [["a"], ["b"]]) { b: Int }`,
+			[]want{{Dangerous, DirectiveUsageChanged, "T"}}},
+		{"authenticated added to a type",
+			scopesDir + `type Query { a: T } type T { b: Int }`,
+			scopesDir + `type Query { a: T } type T @authenticated { b: Int }`,
+			[]want{{Dangerous, DirectiveUsageAdded, "T"}}},
 		{"specifiedBy url changed",
 			`type Query { a: D }` + "\n" + `scalar D @specifiedBy(url: "https://a")`,
 			`type Query { a: D }` + "\n" + `scalar D @specifiedBy(url: "https://b")`,
@@ -342,3 +357,7 @@ func TestDiffNilSchemas(t *testing.T) {
 		t.Errorf("Diff(nil, s) = %v", got)
 	}
 }
+
+// scopesDir declares the authorization directives as schema.graphqls does.
+const scopesDir = "directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n" +
+	"directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n"

@@ -30,6 +30,9 @@ func TestPrintRoundTrip(t *testing.T) {
 		{"no schema definition, roots by name", "type Query { a: Int }\ntype Mutation { b: Int }\ntype Subscription { c: Int }"},
 		{"roots with other names", "schema { query: Root mutation: Change }\ntype Root { a: Int }\ntype Change { b: Int }\ntype Mutation { c: Int }"},
 		{"schema directives", "directive @link(url: String) on SCHEMA\nschema @link(url: \"x\") { query: Query }\ntype Query { a: Int }"},
+		{"authorization directives", "directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n" +
+			"directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n" +
+			`type Query @authenticated { a: Int @requiresScopes(scopes: [["a", "b"], ["c"]]) }`},
 		{"schema directives without roots", "directive @link(url: String) on SCHEMA\nextend schema @link(url: \"x\")\ntype T { a: Int }"},
 		{"everything",
 			`"""

@@ -26,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/stacker/stacker/authz"
 )
 
 // Audience is the audience of the provider's tokens: Stacker's API.
@@ -42,23 +43,16 @@ type Role struct {
 	Scopes  []string
 }
 
-// Roles are the console's roles, in the order the banner lists them. The
-// scopes are those @requiresScopes checks; admin has every one.
+// Roles are the console's roles, in the order the banner lists them, with
+// the scopes authz gives each (the one role model, checked against the
+// schema's @requiresScopes by authz's tests).
 func Roles() []Role {
-	caseManager := []string{"cases:read", "cases:write", "patients:read", "patients:contact", "documents:read",
-		"appointments:write", "staff:read", "doctors:read", "clinics:read", "insurers:read"}
-	return []Role{
-		{Name: "case_manager", Subject: "demo-case-manager", Scopes: caseManager},
-		{Name: "medical_advisor", Subject: "demo-medical-advisor", Scopes: []string{"cases:read", "patients:read", "documents:read", "doctors:read", "clinics:read"}},
-		{Name: "admin", Subject: "demo-admin", Scopes: AllScopes()},
+	scopes := authz.Roles()
+	var roles []Role
+	for _, name := range []string{"case_manager", "medical_advisor", "admin"} {
+		roles = append(roles, Role{Name: name, Subject: "demo-" + strings.ReplaceAll(name, "_", "-"), Scopes: scopes[name]})
 	}
-}
-
-// AllScopes is every scope a demo token can carry (today, the case
-// manager's: the other roles hold subsets of them).
-func AllScopes() []string {
-	return []string{"cases:read", "cases:write", "patients:read", "patients:contact", "documents:read",
-		"appointments:write", "staff:read", "doctors:read", "clinics:read", "insurers:read"}
+	return roles
 }
 
 // Provider is the demo identity provider, serving on loopback until Close.

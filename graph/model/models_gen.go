@@ -46,7 +46,8 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
-// The entry points for reading data.
+// The entry points for reading data. Every one needs an authenticated caller, and
+// the scopes its type asks for.
 type Query struct {
 }
 
