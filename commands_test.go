@@ -16,7 +16,7 @@ func TestSchemaCommand(t *testing.T) {
 		wantOut  string
 	}{
 		{[]string{"stacker", "schema", "check"}, 0, "schema check passed"},
-		{[]string{"stacker", "schema", "print"}, 0, "type Case {"},
+		{[]string{"stacker", "schema", "print"}, 0, "type Case "},
 		{[]string{"stacker", "schema", "nope"}, 2, "unknown command"},
 		{[]string{"stacker", "schema", "validate", "testdata/does-not-exist/*.graphql"}, 2, ""},
 	}
