@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -38,26 +37,13 @@ func roleToken(t testing.TB, p *authtest.Provider, k *authtest.Key, subject, rol
 // its data (as sent: "" when absent) and errors.
 func doAs(t *testing.T, e *testEnv, token, query string) (string, []gqlError) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query})
-	req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	var header http.Header
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header = http.Header{"Authorization": {"Bearer " + token}}
 	}
-	resp, err := e.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []gqlError      `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatalf("decoding %q: %v", raw, err)
-	}
-	return string(r.Data), r.Errors
+	var data json.RawMessage
+	errs := e.doWith(t, header, query, nil, &data)
+	return string(data), errs
 }
 
 // callsPerService counts the recorded calls from index from on.
