@@ -28,6 +28,11 @@ import (
 type policy struct {
 	needs  []*decl
 	allows func(ctx context.Context, c caller, entity any) (bool, error)
+	// byCaller, when set, is the verdict when the caller alone decides it
+	// (decided true): a role, or no staff id to compare. The planner then
+	// fetches nothing for the policy (nor for the alternatives of one that
+	// holds), so an admin's case board costs no more calls.
+	byCaller func(c caller) (allowed, decided bool)
 }
 
 // caller is who a policy decides for; ok is false for an anonymous caller.
@@ -50,6 +55,13 @@ func newPolicies(rs *relations) map[string]policy {
 		// staff_id claim) assigned to one of the patient's cases.
 		"assignedToCaller": {
 			needs: []*decl{&rs.patientCases.decl},
+			byCaller: func(c caller) (bool, bool) {
+				if !c.ok || c.StaffID == "" {
+					return false, true
+				}
+				_, err := strconv.Atoi(c.StaffID)
+				return false, err != nil
+			},
 			allows: func(ctx context.Context, c caller, entity any) (bool, error) {
 				p, ok := entity.(*model.Patient)
 				if !ok || !c.ok || c.StaffID == "" {
@@ -81,11 +93,13 @@ func newPolicies(rs *relations) map[string]policy {
 		},
 		// The caller has the role admin (the roles claim).
 		"admin": {
-			allows: func(_ context.Context, c caller, _ any) (bool, error) { return c.hasRole("admin"), nil },
+			allows:   func(_ context.Context, c caller, _ any) (bool, error) { return c.hasRole("admin"), nil },
+			byCaller: func(c caller) (bool, bool) { return c.hasRole("admin"), true },
 		},
 		// The caller has the role medical_advisor.
 		"medicalAdvisor": {
-			allows: func(_ context.Context, c caller, _ any) (bool, error) { return c.hasRole("medical_advisor"), nil },
+			allows:   func(_ context.Context, c caller, _ any) (bool, error) { return c.hasRole("medical_advisor"), nil },
+			byCaller: func(c caller) (bool, bool) { return c.hasRole("medical_advisor"), true },
 		},
 	}
 }
@@ -130,28 +144,58 @@ func parentEntity(fc *graphql.FieldContext) any {
 
 // prefetchPolicyNeeds claims, for all of vs at once, the relations that the
 // policies of the fields selected on o need, except those the walk
-// prefetched already (done).
+// prefetched already (done) and those of policies the caller alone decides
+// (see policy.byCaller).
 func prefetchPolicyNeeds[T any](p *planner, ctx context.Context, o *object[T], vs []T, fields []string, done map[*decl]bool) {
 	if p.access == nil || p.rels.policies == nil {
 		return
 	}
+	id, ok := p.access.Caller()
+	c := caller{Identity: id, ok: ok}
 	for _, field := range fields {
 		for _, anyOf := range p.access.Policies(o.name, field) {
-			for _, all := range anyOf {
-				for _, name := range all {
-					for _, d := range p.rels.policies[name].needs {
-						if done[d] {
-							continue
-						}
-						done[d] = true
-						for _, r := range o.rels {
-							if r.declared() == d {
-								r.prefetch(p, ctx, vs, nil)
-							}
-						}
+			for _, d := range p.rels.needs(c, anyOf) {
+				if done[d] {
+					continue
+				}
+				done[d] = true
+				for _, r := range o.rels {
+					if r.declared() == d {
+						r.prefetch(p, ctx, vs, nil)
 					}
 				}
 			}
 		}
 	}
+}
+
+// needs is what deciding anyOf (an OR of ANDs of policy names) for c
+// loads: nothing when an alternative holds by the caller alone; else the
+// needs of the undecided policies of the alternatives not refused by the
+// caller alone.
+func (rs *relations) needs(c caller, anyOf [][]string) []*decl {
+	var out []*decl
+	for _, all := range anyOf {
+		var mine []*decl
+		holds, refused := true, false
+		for _, name := range all {
+			pol := rs.policies[name]
+			if pol.byCaller != nil {
+				if ok, decided := pol.byCaller(c); decided {
+					refused = refused || !ok
+					continue
+				}
+			}
+			holds = false
+			mine = append(mine, pol.needs...)
+		}
+		if refused {
+			continue
+		}
+		if holds {
+			return nil
+		}
+		out = append(out, mine...)
+	}
+	return out
 }

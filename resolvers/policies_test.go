@@ -6,6 +6,8 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/stacker/stacker/auth"
 )
 
 // Every policy the schema names has a function in the table, and every
@@ -40,5 +42,33 @@ type Query { a: Int @policy(policies: [["admin", "noSuchPolicy"]]) }`})
 	}
 	if got := unregisteredPolicies(newPolicy(s), newRelations()); !slices.Equal(got, []string{"noSuchPolicy"}) {
 		t.Fatalf("unregistered = %q, want [noSuchPolicy]", got)
+	}
+}
+
+// What deciding a @policy loads depends on the caller: nothing for a role
+// that holds an alternative, nor for a policy the caller alone refuses.
+func TestPolicyNeedsByCaller(t *testing.T) {
+	rs := newRelations()
+	contact := [][]string{{"assignedToCaller"}, {"admin"}}
+	manager := caller{Identity: auth.Identity{Subject: "m", Roles: []string{"case_manager"}, StaffID: "2"}, ok: true}
+	tests := []struct {
+		name string
+		c    caller
+		want []*decl
+	}{
+		{"a case manager with a staff id: the patient's cases", manager, []*decl{&rs.patientCases.decl}},
+		{"a case manager without one: nothing", caller{Identity: auth.Identity{Subject: "m", Roles: []string{"case_manager"}}, ok: true}, nil},
+		{"an admin: nothing", caller{Identity: auth.Identity{Subject: "a", Roles: []string{"admin"}, StaffID: "1"}, ok: true}, nil},
+		{"anonymous: nothing", caller{}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rs.needs(tc.c, contact); !slices.Equal(got, tc.want) {
+				t.Fatalf("needs = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := rs.needs(manager, [][]string{{"caseOpen"}, {"medicalAdvisor"}}); len(got) != 0 {
+		t.Errorf("caseOpen needs %v: the case is the entity itself", got)
 	}
 }
