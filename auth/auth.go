@@ -96,6 +96,11 @@ type Identity struct {
 	Subject string
 	Roles   []string
 	Scopes  []string
+	// StaffID is the caller's id in the staff service (the staff_id
+	// claim, a string or an integer), or "" when the token has none: the
+	// subject names the login, this the staff member the data's
+	// assignments name (authorization policies compare the two).
+	StaffID string
 	// Expires is when the token stops being valid.
 	Expires time.Time
 	// Token is the bearer token the identity was read from, forwarded to

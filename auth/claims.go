@@ -1,12 +1,18 @@
 package auth
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
+
+// StaffIDClaim is the claim naming the caller's staff member id.
+const StaffIDClaim = "staff_id"
 
 // maxClaimBytes bounds the subject and each role or scope: they travel to
 // the services in headers.
@@ -29,6 +35,7 @@ func (v *Verifier) identity(tok jwt.Token, raw string) (Identity, error) {
 		Subject: sub,
 		Roles:   list(claim(tok, v.paths[1])),
 		Scopes:  list(claim(tok, v.paths[2])),
+		StaffID: staffID(claim(tok, []string{StaffIDClaim})),
 		Expires: exp,
 		Token:   Token(raw),
 	}, nil
@@ -51,6 +58,26 @@ func claim(tok jwt.Token, path []string) any {
 		v = m[p]
 	}
 	return v
+}
+
+// staffID reads the staff_id claim: a string, or an integer (JSON numbers
+// arrive as float64); anything else is no staff id.
+func staffID(v any) string {
+	switch v := v.(type) {
+	case string:
+		if v != "" && headerSafe(v, true) {
+			return v
+		}
+	case float64:
+		if v == math.Trunc(v) && v > 0 && v < 1<<53 {
+			return strconv.FormatInt(int64(v), 10)
+		}
+	case json.Number:
+		if _, err := v.Int64(); err == nil {
+			return v.String()
+		}
+	}
+	return ""
 }
 
 // list reads a claim of roles or scopes.

@@ -4,7 +4,8 @@ package authz
 // the demo identity provider issues tokens from and docs/authorization.md
 // shows (a test holds the two together, and another holds the scopes to
 // those the schema asks for). A real identity provider is configured to
-// the same table: Stacker reads only scopes from a token, never roles.
+// the same table. Scopes decide what kind of data a role sees; roles are
+// read only by the @policy functions (resolvers/policies.go).
 func Roles() map[string][]string {
 	reads := []string{"staff:read", "doctors:read", "clinics:read"}
 	return map[string][]string{

@@ -111,8 +111,13 @@ func TestAuthorizationDirectives(t *testing.T) {
 			calls: []string{"cases", "patients"},
 		},
 		{
-			name: "field-level scope: with it", scopes: []string{"cases:read", "patients:read", "patients:contact"},
-			query: `{ case(id: "1") { id patient { id email phone dateOfBirth } } }`, calls: []string{"cases", "patients"},
+			// The scope lets the fields through to their @policy, which a
+			// token with no role and no staff id does not meet (see
+			// TestAuthorizationPolicies).
+			name: "field-level scope: with it, the policy still applies", scopes: []string{"cases:read", "patients:read", "patients:contact"},
+			query:    `{ case(id: "1") { id patient { id email phone dateOfBirth } } }`,
+			wantData: `{"case":{"id":"1","patient":null}}`, errPaths: []string{"case.patient.email", "case.patient.phone", "case.patient.dateOfBirth"},
+			calls: []string{"cases", "patients"},
 		},
 		{
 			name: "AND of type and field: the field's scope alone is not enough", scopes: []string{"cases:read", "patients:contact"},
@@ -270,8 +275,12 @@ func TestAuthorizationRejectMode(t *testing.T) {
 		{"a mutation without its write scope", advisor, `mutation { updateCase(input: { id: "3", priority: LOW }) { userErrors { message } } }`, true},
 		{"skipped, it is not selected", advisor, `{ case(id: "1") { id patient { fullName email @skip(if: true) } } }`, false},
 		{"only what the role may see", advisor, `{ case(id: "1") { id patient { fullName } documents { title } } }`, false},
-		{"the case manager's case board", roleToken(t, p, k, "alice", "case_manager"),
+		{"the case board, for a role that meets the scopes and the policies", staffToken(t, p, k, "admin", ""),
 			`{ cases(first: 3) { nodes { id patient { dateOfBirth insurer { name } } } } }`, false},
+		// A @policy is decided per value as the operation runs: reject mode
+		// does not refuse for it (TestAuthorizationPolicies).
+		{"a field under a policy is not refused", staffToken(t, p, k, "medical_advisor", ""),
+			`{ case(id: "1") { id documents { id } } }`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

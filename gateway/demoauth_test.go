@@ -101,13 +101,15 @@ func TestDemoAuthEndToEnd(t *testing.T) {
 			t.Fatalf("%s: %v", r.Name, err)
 		}
 		var claims struct {
-			Roles []string `json:"roles"`
-			Scope string   `json:"scope"`
-			Exp   float64  `json:"exp"`
-			Iat   float64  `json:"iat"`
+			Roles   []string `json:"roles"`
+			Scope   string   `json:"scope"`
+			StaffID string   `json:"staff_id"`
+			Exp     float64  `json:"exp"`
+			Iat     float64  `json:"iat"`
 		}
 		json.Unmarshal(raw, &claims)
-		if !slices.Equal(claims.Roles, []string{r.Name}) || claims.Scope != strings.Join(r.Scopes, " ") || claims.Exp-claims.Iat != 12*3600 {
+		if !slices.Equal(claims.Roles, []string{r.Name}) || claims.Scope != strings.Join(r.Scopes, " ") || claims.Exp-claims.Iat != 12*3600 ||
+			claims.StaffID == "" || claims.StaffID != r.StaffID {
 			t.Errorf("%s: claims %s", r.Name, raw)
 		}
 	}
@@ -117,16 +119,33 @@ func TestDemoAuthEndToEnd(t *testing.T) {
 		Data   caseBoard
 		Errors []gqlError
 	}
-	if status := d.post(t, d.tokens["case_manager"], caseBoardQuery(t), map[string]any{"first": 50}, &board); status != 200 || len(board.Errors) > 0 {
+	// The demo case manager sees the contact details (here the date of
+	// birth) of the patients of their own cases only: the others are null
+	// with an error (see TestAuthorizationPolicies).
+	if status := d.post(t, d.tokens["case_manager"], caseBoardQuery(t), map[string]any{"first": 50}, &board); status != 200 || len(board.Errors) == 0 {
 		t.Fatalf("case board: %d %v", status, board.Errors)
 	}
-	if n := len(board.Data.Cases.Nodes); n != 50 || board.Data.Cases.Nodes[0].Patient == nil {
-		t.Fatalf("case board: %d nodes", n)
+	for _, e := range board.Errors {
+		if e.Extensions["code"] != "UNAUTHORIZED_FIELD_OR_TYPE" || !strings.HasSuffix(e.pathString(), ".patient.dateOfBirth") {
+			t.Errorf("case board: error %s", jsonString(e))
+		}
 	}
+	shown := 0
+	for _, n := range board.Data.Cases.Nodes {
+		if n.Patient != nil {
+			shown++
+		}
+	}
+	if n := len(board.Data.Cases.Nodes); n != 50 || shown == 0 || shown+len(board.Errors) != 50 {
+		t.Fatalf("case board: %d nodes, %d patients shown, %d errors", n, shown, len(board.Errors))
+	}
+	// One call per service, and one more to the cases service: the
+	// patients' cases, for the policy.
 	want := map[string]int64{}
 	for _, s := range config.Services() {
 		want[s] = 1
 	}
+	want["cases"] = 2
 	if diff := countDiff(d.g.demo.Snapshot(), want); diff != "" {
 		t.Error(diff)
 	}

@@ -1040,6 +1040,17 @@ Router and Cosmo; see docs/authorization.md.
 directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 
 """
+Requires named policies, rules on the data itself decided for each value (the
+caller and the entity the field is on): every policy of at least one of the
+inner lists must hold, ` + "`" + `[["a", "b"], ["c"]]` + "`" + ` is (a and b) or c. On a type,
+every field that returns the type and every field of the type require it. A
+value the caller may not see is null, with an error coded
+` + "`" + `UNAUTHORIZED_FIELD_OR_TYPE` + "`" + ` at its path. As in Apollo Router; see
+docs/authorization.md.
+"""
+directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+
+"""
 The entry points for reading data. Every one needs an authenticated caller, and
 the scopes its type asks for.
 """
@@ -1192,8 +1203,11 @@ type Case @requiresScopes(scopes: [["cases:read"]]) {
   assignee: StaffMember
   "The case's appointments with doctors, in id order."
   appointments: [Appointment!]
-  "The documents uploaded to the case, in id order."
-  documents: [Document!]
+  """
+  The documents uploaded to the case, in id order. Those of a closed case only
+  for medical advisors.
+  """
+  documents: [Document!] @policy(policies: [["caseOpen"], ["medicalAdvisor"]])
 }
 
 "Where a case stands in its workflow."
@@ -1262,12 +1276,21 @@ type Patient @requiresScopes(scopes: [["patients:read"]]) {
   lastName: String!
   "Given and family name, as a screen shows them."
   fullName: String!
-  "Date of birth. Needs the scope ` + "`" + `patients:contact` + "`" + `."
-  dateOfBirth: Date! @requiresScopes(scopes: [["patients:contact"]])
-  "Email address. Needs the scope ` + "`" + `patients:contact` + "`" + `."
-  email: String! @requiresScopes(scopes: [["patients:contact"]])
-  "Phone number, as the patient gave it. Needs the scope ` + "`" + `patients:contact` + "`" + `."
-  phone: String! @requiresScopes(scopes: [["patients:contact"]])
+  """
+  Date of birth. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
+  case manager assigned to one of the patient's cases, or an admin.
+  """
+  dateOfBirth: Date! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
+  """
+  Email address. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
+  case manager assigned to one of the patient's cases, or an admin.
+  """
+  email: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
+  """
+  Phone number, as the patient gave it. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
+  case manager assigned to one of the patient's cases, or an admin.
+  """
+  phone: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
   "City of residence."
   city: String!
   "When the patient was registered."

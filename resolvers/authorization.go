@@ -37,6 +37,18 @@ func newPolicy(s *ast.Schema) *authz.Policy {
 	return p
 }
 
+// unregisteredPolicies lists the policies the schema names that the table
+// of policies.go does not hold.
+func unregisteredPolicies(p *authz.Policy, rs *relations) []string {
+	var out []string
+	for _, n := range p.PolicyNames() {
+		if _, ok := rs.policies[n]; !ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // access evaluates the policy for the caller of ctx; nil (everything
 // allowed) when the directives are not enforced.
 func (r *Resolver) access(ctx context.Context) *authz.Access {
@@ -66,6 +78,11 @@ func (r *Resolver) AroundFields(ctx context.Context, next graphql.Resolver) (any
 	fc := graphql.GetFieldContext(ctx)
 	if rule, denied := a.Denied(fc.Object, fc.Field.Name); denied {
 		return nil, &authz.Error{Coordinate: authz.Coordinate{Type: fc.Object, Field: fc.Field.Name}, Needs: rule}
+	}
+	if pols := a.Policies(fc.Object, fc.Field.Name); pols != nil {
+		if err := r.checkPolicies(ctx, a, fc, pols); err != nil {
+			return nil, err
+		}
 	}
 	return next(ctx)
 }

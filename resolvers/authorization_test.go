@@ -245,6 +245,17 @@ func directiveRows(s *ast.Schema) []directiveRow {
 					alts = append(alts, strings.Join(and, " and "))
 				}
 				needs = append(needs, strings.Join(alts, " or "))
+			case authz.DirPolicy:
+				v, _ := d.Arguments.ForName("policies").Value.Value(nil)
+				var alts []string
+				for _, all := range v.([]any) {
+					var and []string
+					for _, n := range all.([]any) {
+						and = append(and, "`"+n.(string)+"`")
+					}
+					alts = append(alts, strings.Join(and, " and "))
+				}
+				needs = append(needs, "policy "+strings.Join(alts, " or "))
 			}
 		}
 		if len(needs) > 0 {

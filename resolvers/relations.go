@@ -218,6 +218,8 @@ type relations struct {
 	all []*decl
 	// lookups are the lookups by Query field name.
 	lookups map[string]rootLookup
+	// policies are the named policies of @policy (policies.go).
+	policies map[string]policy
 }
 
 // newRelations declares every field that crosses into another service.
@@ -293,6 +295,7 @@ func newRelations() *relations {
 	rs.root("Query", "doctorsBySpecialty", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
 	rs.root("Mutation", "updateCase", graphqlhttp.ListSize{})
 	rs.root("Mutation", "scheduleAppointment", graphqlhttp.ListSize{})
+	rs.policies = newPolicies(rs)
 	return rs
 }
 
@@ -354,14 +357,21 @@ func walk[T any](p *planner, ctx context.Context, o *object[T], vs []T, sel ast.
 	if len(vs) == 0 || len(o.rels) == 0 {
 		return
 	}
-	for _, f := range p.collect(sel, o.name) {
+	fields := p.collect(sel, o.name)
+	done := map[*decl]bool{}
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.Name)
 		for _, r := range o.rels {
 			if r.declared().name == f.Name {
 				r.prefetch(p, ctx, vs, f.Selections)
+				done[r.declared()] = true
 				break
 			}
 		}
 	}
+	// What the policies of the selected fields need, for the whole level.
+	prefetchPolicyNeeds(p, ctx, o, vs, names, done)
 }
 
 // below is what a prefetch of values of o runs once they have loaded: the

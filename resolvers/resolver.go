@@ -13,6 +13,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -69,6 +70,9 @@ func New(d Deps) *Resolver {
 		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
 	}
 	r.policy = newPolicy(r.schema)
+	if missing := unregisteredPolicies(r.policy, r.rels); len(missing) > 0 {
+		panic(fmt.Sprintf("resolvers: the schema names policies with no function: %v", missing))
+	}
 	if d.Events != nil {
 		r.live = live.New(d.Events, func() *loaders.Loaders {
 			o := d.Loaders

@@ -26,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/authz"
 )
 
@@ -41,6 +42,10 @@ type Role struct {
 	Name    string
 	Subject string
 	Scopes  []string
+	// StaffID is the demo user's staff member (the staff_id claim): in the
+	// seeded data (demo/seed.go) staff 1 is an admin, 2 a case manager and
+	// 4 a medical advisor.
+	StaffID string
 }
 
 // Roles are the console's roles, in the order the banner lists them, with
@@ -48,9 +53,10 @@ type Role struct {
 // schema's @requiresScopes by authz's tests).
 func Roles() []Role {
 	scopes := authz.Roles()
+	staff := map[string]string{"case_manager": "2", "medical_advisor": "4", "admin": "1"}
 	var roles []Role
 	for _, name := range []string{"case_manager", "medical_advisor", "admin"} {
-		roles = append(roles, Role{Name: name, Subject: "demo-" + strings.ReplaceAll(name, "_", "-"), Scopes: scopes[name]})
+		roles = append(roles, Role{Name: name, Subject: "demo-" + strings.ReplaceAll(name, "_", "-"), Scopes: scopes[name], StaffID: staff[name]})
 	}
 	return roles
 }
@@ -118,7 +124,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (p *Provider) JWKSURL() string { return p.Issuer + "/jwks" }
 
 // Token signs a token for role, valid for ttl from now: the role in
-// "roles", its scopes space-separated in "scope".
+// "roles", its scopes space-separated in "scope", its staff member in
+// "staff_id".
 func (p *Provider) Token(role Role, ttl time.Duration) (string, error) {
 	now := time.Now()
 	tok, err := jwt.NewBuilder().
@@ -126,6 +133,7 @@ func (p *Provider) Token(role Role, ttl time.Duration) (string, error) {
 		IssuedAt(now).NotBefore(now).Expiration(now.Add(ttl)).
 		Claim("roles", []string{role.Name}).
 		Claim("scope", strings.Join(role.Scopes, " ")).
+		Claim(auth.StaffIDClaim, role.StaffID).
 		Build()
 	if err != nil {
 		return "", fmt.Errorf("demoidp: %w", err)
