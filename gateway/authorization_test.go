@@ -23,14 +23,19 @@ func scopedToken(t testing.TB, p *authtest.Provider, k *authtest.Key, subject st
 	return k.Sign(t, c)
 }
 
-// roleToken is a valid token for subject with the scopes of a console role.
+// roleToken is a valid token for subject in a console role: the role in
+// its roles claim and the role's scopes, as the demo identity provider
+// issues them.
 func roleToken(t testing.TB, p *authtest.Provider, k *authtest.Key, subject, role string) string {
 	t.Helper()
 	scopes, ok := authz.Roles()[role]
 	if !ok {
 		t.Fatalf("no role %q", role)
 	}
-	return scopedToken(t, p, k, subject, scopes...)
+	c := p.Claims(subject)
+	c["scope"] = strings.Join(scopes, " ")
+	c["roles"] = []string{role}
+	return k.Sign(t, c)
 }
 
 // doAs posts an operation with a bearer token (none when empty) and returns
