@@ -48,6 +48,10 @@ func (r *Resolver) AuditOperations(ctx context.Context, next graphql.OperationHa
 	reqID, _ := upstream.RequestID(ctx)
 	tp, _ := upstream.Traceparent(ctx)
 	hash := audit.DocumentHash(oc.RawQuery)
+	opName := oc.OperationName // as the request names it, or the document's only operation's
+	if opName == "" && oc.Operation != nil {
+		opName = oc.Operation.Name
+	}
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp == nil {
@@ -59,7 +63,7 @@ func (r *Resolver) AuditOperations(ctx context.Context, next graphql.OperationHa
 		}
 		err := r.audit.Write(audit.Record{
 			Time: time.Now().UTC(), Subject: subject, RequestID: reqID, Traceparent: tp,
-			OperationName: oc.OperationName, DocumentHash: hash, Fields: fields,
+			OperationName: opName, DocumentHash: hash, Fields: fields,
 		})
 		if err == nil {
 			return resp
