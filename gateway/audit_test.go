@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,4 +235,48 @@ func TestAuditCaseBoard(t *testing.T) {
 			t.Errorf("the logs hold a value shown: %q", v)
 		}
 	}
+}
+
+// TestAuditSlowSinkClosed: a sink that stops taking records (a pipe nobody
+// reads) never stalls a query; once the buffer is full the closed failure
+// mode answers AUDIT_UNAVAILABLE with no data, and logs the loss loudly.
+func TestAuditSlowSinkClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	// A reader that never reads: the pipe fills, then every write blocks.
+	reader, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path, "STACKER_AUDIT_FAIL": "closed", "STACKER_AUDIT_BUFFER": "1"})
+	// Cleanups run last first: the reader closes before the gateway stops,
+	// so the blocked write fails and the trail drains.
+	t.Cleanup(func() { reader.Close() })
+
+	q := `query AuditFill { cases(first: 100) { nodes { id patient { id fullName email phone } documents { id title } } } }`
+	for i := range 500 {
+		start := time.Now()
+		var data json.RawMessage
+		errs := e.do(t, q, nil, &data)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("query %d took %v behind a blocked audit sink", i, d)
+		}
+		if len(errs) == 0 {
+			continue
+		}
+		if len(errs) != 1 || errs[0].Extensions["code"] != "AUDIT_UNAVAILABLE" {
+			t.Fatalf("query %d: errors %s, want one AUDIT_UNAVAILABLE", i, jsonString(errs))
+		}
+		if len(data) > 0 && string(data) != "null" {
+			t.Fatalf("AUDIT_UNAVAILABLE with data: %s", data)
+		}
+		logs := e.Logs.String()
+		if !strings.Contains(logs, "AUDIT RECORD LOST") || !strings.Contains(logs, "the buffer is full") {
+			t.Fatalf("no loud log line for the lost record:\n%s", logs)
+		}
+		return
+	}
+	t.Fatal("500 audited queries behind a blocked sink and the buffer never filled")
 }
