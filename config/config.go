@@ -22,6 +22,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/stacker/stacker/audit"
 )
 
 // Services are the upstream services, in the order they are listed to people.
@@ -56,6 +58,7 @@ type Config struct {
 	Limits
 	FrontDoor
 	Auth
+	Audit
 	Caches
 	Subscriptions
 	Demo
@@ -209,6 +212,21 @@ type Auth struct {
 	RejectUnauthorized bool `env:"STACKER_AUTH_REJECT_UNAUTHORIZED" default:"false"`
 }
 
+// Audit is the trail of access to personal health data (the schema's @pii
+// fields; see package audit).
+type Audit struct {
+	// AuditSink is where records go: off, stderr or file:/path (JSON
+	// lines). A bus topic is a later step.
+	AuditSink string `env:"STACKER_AUDIT" default:"off" production:"stderr"`
+	// AuditFail is what happens when a record cannot be kept (the buffer
+	// is full or the sink fails): open logs and counts it, closed answers
+	// the operation with AUDIT_UNAVAILABLE instead of the audited data.
+	AuditFail string `env:"STACKER_AUDIT_FAIL" default:"open" oneof:"open closed"`
+	// AuditBuffer is how many records may wait for a slow sink before the
+	// failure mode applies; queries never wait on the sink.
+	AuditBuffer int `env:"STACKER_AUDIT_BUFFER" default:"1024" min:"1" max:"1000000"`
+}
+
 // Caches are the parsed-query cache and the automatic persisted queries.
 type Caches struct {
 	// QueryCacheSize is the parsed and validated documents kept.
@@ -316,6 +334,9 @@ func Load(getenv func(string) string) (Config, error) {
 		l.errs = append(l.errs, loadDemoAuth(&c, getenv)...)
 	} else {
 		l.errs = append(l.errs, loadAuth(&c.Auth, c.Env == "production")...)
+	}
+	if err := audit.CheckSpec(c.AuditSink); err != nil {
+		l.errs = append(l.errs, fmt.Errorf("STACKER_AUDIT: %w", err))
 	}
 	if c.TrustedDocuments == "off" {
 		c.TrustedDocuments, c.TrustedDocumentsOff = "", true

@@ -149,7 +149,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	if err != nil {
 		return nil, err
 	}
+	trail, err := newAuditTrail(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if trail != nil {
+		g.closers = append(g.closers, func() { trail.Close() })
+	}
 	res := resolvers.New(resolvers.Deps{
+		Audit:            trail,
 		Clients:          clients,
 		Loaders:          loaders.Options{Wait: up.LoaderWait},
 		Logger:           log,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/stacker/stacker/audit"
 	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
@@ -71,6 +73,10 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		// for a check that allows everything.
 		srv.AroundFields(res.AroundFields)
 	}
+	if res.Auditing() {
+		srv.AroundOperations(res.AuditOperations)
+		srv.AroundFields(res.AuditFields)
+	}
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
@@ -92,6 +98,21 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 		log.Warn("redis does not answer yet; persisted queries degrade to misses until it does", "error", err)
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// newAuditTrail opens the audit trail's sink (STACKER_AUDIT) and starts
+// the trail; nil when auditing is off.
+func newAuditTrail(cfg config.Config, log *slog.Logger) (*audit.Trail, error) {
+	sink, err := audit.OpenSink(cfg.AuditSink, os.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: STACKER_AUDIT: %w", err)
+	}
+	if sink == nil {
+		return nil, nil
+	}
+	return audit.New(sink, audit.Options{
+		Buffer: cfg.AuditBuffer, Mode: cfg.AuditFail, Logger: log.With("component", "audit"),
+	}), nil
 }
 
 // errTokenExpired is the cause a subscription's context ends with when its

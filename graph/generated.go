@@ -1051,6 +1051,13 @@ docs/authorization.md.
 directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 
 """
+Marks a field as personal health data: every response that returns a value of
+such a field leaves one audit record naming the caller, the operation and which
+entities' marked fields it returned (never the values). See docs/audit.md.
+"""
+directive @pii on FIELD_DEFINITION
+
+"""
 The entry points for reading data. Every one needs an authenticated caller, and
 the scopes its type asks for.
 """
@@ -1271,28 +1278,28 @@ type Patient @requiresScopes(scopes: [["patients:read"]]) {
   "The patient's id in the patients service."
   id: ID!
   "Given name."
-  firstName: String!
+  firstName: String! @pii
   "Family name."
-  lastName: String!
+  lastName: String! @pii
   "Given and family name, as a screen shows them."
-  fullName: String!
+  fullName: String! @pii
   """
   Date of birth. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
   case manager assigned to one of the patient's cases, or an admin.
   """
-  dateOfBirth: Date! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
+  dateOfBirth: Date! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]]) @pii
   """
   Email address. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
   case manager assigned to one of the patient's cases, or an admin.
   """
-  email: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
+  email: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]]) @pii
   """
   Phone number, as the patient gave it. Needs the scope ` + "`" + `patients:contact` + "`" + `, and the caller to be the
   case manager assigned to one of the patient's cases, or an admin.
   """
-  phone: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]])
+  phone: String! @requiresScopes(scopes: [["patients:contact"]]) @policy(policies: [["assignedToCaller"], ["admin"]]) @pii
   "City of residence."
-  city: String!
+  city: String! @pii
   "When the patient was registered."
   createdAt: DateTime!
   "The patient's health insurer."
@@ -1396,7 +1403,7 @@ type Document @requiresScopes(scopes: [["documents:read"]]) {
   "What sort of document it is."
   kind: DocumentKind!
   "The document's title."
-  title: String!
+  title: String! @pii
   "The file's size in bytes."
   sizeBytes: Int!
   "When the document was uploaded."

@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/stacker/stacker/audit"
 	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/graph"
@@ -41,6 +42,9 @@ type Deps struct {
 	// Authorization is whether and how the schema's authorization
 	// directives are enforced.
 	Authorization Authorization
+	// Audit is the trail of access to the schema's @pii fields; nil means
+	// no auditing.
+	Audit *audit.Trail
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
@@ -57,6 +61,10 @@ type Resolver struct {
 	authorization Authorization
 	policy        *authz.Policy
 	schema        *ast.Schema
+	// audit is the trail the @pii fields in piiFields are recorded to;
+	// nil: no auditing.
+	audit     *audit.Trail
+	piiFields audit.Fields
 }
 
 // New returns the resolver root.
@@ -70,6 +78,7 @@ func New(d Deps) *Resolver {
 		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
 	}
 	r.policy = newPolicy(r.schema)
+	r.audit, r.piiFields = d.Audit, audit.NewFields(r.schema)
 	if missing := unregisteredPolicies(r.policy, r.rels); len(missing) > 0 {
 		panic(fmt.Sprintf("resolvers: the schema names policies with no function: %v", missing))
 	}

@@ -1,0 +1,282 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stacker/stacker/audit"
+)
+
+// auditRecords reads the audit file's records, by operation name.
+func auditRecords(t *testing.T, path string) map[string][]audit.Record {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	out := map[string][]audit.Record{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r audit.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("an audit line is not a record: %s: %v", sc.Bytes(), err)
+		}
+		out[r.OperationName] = append(out[r.OperationName], r)
+	}
+	return out
+}
+
+// waitRecord waits for the record of operation op (records are written
+// after the response, by the trail's goroutine).
+func waitRecord(t *testing.T, path, op string) []audit.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if rs := auditRecords(t, path)[op]; len(rs) > 0 {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("no audit record for %s; file:\n%s", op, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var patientPII = []string{"firstName", "lastName", "fullName", "dateOfBirth", "email", "phone", "city"}
+
+// auditPage is one random case-board page: its filter, page size, cursor
+// and which of the patient's personal fields it selects.
+type auditPage struct {
+	status []string
+	first  int
+	after  string
+	fields []string
+}
+
+func (p auditPage) query(op string) string {
+	var args []string
+	if len(p.status) > 0 {
+		args = append(args, "status: ["+strings.Join(p.status, ", ")+"]")
+	}
+	args = append(args, fmt.Sprintf("first: %d", p.first))
+	if p.after != "" {
+		args = append(args, fmt.Sprintf("after: %q", p.after))
+	}
+	return fmt.Sprintf(`query %s { cases(%s) {
+  pageInfo { endCursor }
+  nodes { id status patient { id %s insurer { name } }
+    appointments { doctor { name clinic { city } } }
+    documents { id title kind } } } }`, op, strings.Join(args, ", "), strings.Join(p.fields, " "))
+}
+
+// wantAudited is what a response shows of the @pii fields, read from its
+// JSON: type -> id -> fields (sorted) with a non-null value.
+func wantAudited(t *testing.T, data json.RawMessage) (map[string]map[string][]string, []string) {
+	t.Helper()
+	var d struct {
+		Cases struct {
+			Nodes []struct {
+				Patient   map[string]any
+				Documents []map[string]any
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string][]string{}
+	var personal []string // the names, emails and phones shown
+	add := func(typ string, obj map[string]any, fields []string) {
+		id, _ := obj["id"].(string)
+		for _, f := range fields {
+			v, ok := obj[f]
+			if !ok || v == nil {
+				continue
+			}
+			if want[typ] == nil {
+				want[typ] = map[string][]string{}
+			}
+			if !contains(want[typ][id], f) {
+				want[typ][id] = append(want[typ][id], f)
+			}
+			if typ == "Patient" && (f == "firstName" || f == "lastName" || f == "fullName" || f == "email" || f == "phone") {
+				personal = append(personal, v.(string))
+			}
+		}
+	}
+	for _, n := range d.Cases.Nodes {
+		if n.Patient != nil {
+			add("Patient", n.Patient, patientPII)
+		}
+		for _, doc := range n.Documents {
+			add("Document", doc, []string{"title"})
+		}
+	}
+	for _, ids := range want {
+		for id := range ids {
+			ids[id] = sortedCopy(ids[id])
+		}
+	}
+	return want, personal
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestAuditCaseBoard: across random case-board pages and filters, each
+// response that shows personal data leaves exactly one audit record, naming
+// exactly the entities and @pii fields the response contained; a response
+// with none leaves none; and no name, email or phone number shown reaches
+// the audit trail or the logs.
+func TestAuditCaseBoard(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path})
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	statuses := []string{"NEW", "IN_REVIEW", "WAITING_FOR_DOCUMENTS", "CLOSED"}
+
+	var personal []string
+	after := ""
+	for i := range 8 {
+		p := auditPage{first: 1 + rng.IntN(30)}
+		for _, s := range statuses {
+			if rng.IntN(2) == 0 {
+				p.status = append(p.status, s)
+			}
+		}
+		for _, f := range patientPII {
+			if rng.IntN(3) > 0 {
+				p.fields = append(p.fields, f)
+			}
+		}
+		if i%2 == 1 {
+			p.after = after // the next page of the last filter
+			p.status = nil
+		}
+		op := fmt.Sprintf("AuditPage%d", i)
+		var data json.RawMessage
+		e.mustDo(t, p.query(op), nil, &data)
+		var cur struct {
+			Cases struct{ PageInfo struct{ EndCursor *string } }
+		}
+		_ = json.Unmarshal(data, &cur)
+		if cur.Cases.PageInfo.EndCursor != nil {
+			after = *cur.Cases.PageInfo.EndCursor
+		}
+		want, shown := wantAudited(t, data)
+		personal = append(personal, shown...)
+		if len(want) == 0 {
+			continue // an empty page: checked below that no record came
+		}
+		rs := waitRecord(t, path, op)
+		if len(rs) != 1 {
+			t.Fatalf("%s: %d records, want one", op, len(rs))
+		}
+		r := rs[0]
+		if !reflect.DeepEqual(r.Fields, want) {
+			t.Errorf("%s (%s): audited\n%v\nthe response showed\n%v", op, p.query(op), r.Fields, want)
+		}
+		if r.Subject != audit.Anonymous || r.RequestID == "" || r.DocumentHash != audit.DocumentHash(p.query(op)) || r.Time.IsZero() {
+			t.Errorf("%s: record %+v", op, r)
+		}
+	}
+
+	// No personal field, no record; the trail writes in order, so once the
+	// next record is there this one would be too.
+	var data json.RawMessage
+	e.mustDo(t, `query AuditNone { cases(first: 5) { nodes { id status patient { id } documents { kind } appointments { doctor { clinic { city } } } } } }`, nil, &data)
+	e.mustDo(t, `query AuditAfterNone { cases(first: 1) { nodes { patient { fullName } } } }`, nil, &data)
+	waitRecord(t, path, "AuditAfterNone")
+	if rs := auditRecords(t, path)["AuditNone"]; len(rs) != 0 {
+		t.Errorf("a response with no personal data was audited: %+v", rs)
+	}
+
+	if len(personal) == 0 {
+		t.Fatal("the pages showed no names, emails or phone numbers")
+	}
+	trail, _ := os.ReadFile(path)
+	logs := e.Logs.String()
+	for _, v := range personal {
+		if strings.Contains(string(trail), v) {
+			t.Errorf("the audit trail holds a value shown: %q", v)
+		}
+		if strings.Contains(logs, v) {
+			t.Errorf("the logs hold a value shown: %q", v)
+		}
+	}
+}
+
+// TestAuditSlowSinkClosed: a sink that stops taking records (a pipe nobody
+// reads) never stalls a query; once the buffer is full the closed failure
+// mode answers AUDIT_UNAVAILABLE with no data, and logs the loss loudly.
+func TestAuditSlowSinkClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	// A reader that never reads: the pipe fills, then every write blocks.
+	reader, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path, "STACKER_AUDIT_FAIL": "closed", "STACKER_AUDIT_BUFFER": "1"})
+	// Cleanups run last first: the reader closes before the gateway stops,
+	// so the blocked write fails and the trail drains.
+	t.Cleanup(func() { reader.Close() })
+
+	q := `query AuditFill { cases(first: 100) { nodes { id patient { id fullName email phone } documents { id title } } } }`
+	for i := range 500 {
+		start := time.Now()
+		var data json.RawMessage
+		errs := e.do(t, q, nil, &data)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("query %d took %v behind a blocked audit sink", i, d)
+		}
+		if len(errs) == 0 {
+			continue
+		}
+		if len(errs) != 1 || errs[0].Extensions["code"] != "AUDIT_UNAVAILABLE" {
+			t.Fatalf("query %d: errors %s, want one AUDIT_UNAVAILABLE", i, jsonString(errs))
+		}
+		if len(data) > 0 && string(data) != "null" {
+			t.Fatalf("AUDIT_UNAVAILABLE with data: %s", data)
+		}
+		logs := e.Logs.String()
+		if !strings.Contains(logs, "AUDIT RECORD LOST") || !strings.Contains(logs, "the buffer is full") {
+			t.Fatalf("no loud log line for the lost record:\n%s", logs)
+		}
+		return
+	}
+	t.Fatal("500 audited queries behind a blocked sink and the buffer never filled")
+}
