@@ -40,7 +40,7 @@ func startDemoAuth(t *testing.T, extra map[string]string) *demoGateway {
 		t.Fatal(err)
 	}
 	var logs testsync.Buffer
-	g, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	g, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), &logs)
 	if err != nil {
 		t.Fatal(err)
 	}

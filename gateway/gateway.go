@@ -52,7 +52,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if cfg.Server.GCPercent > 0 { // 0: GOGC was set, and Go has applied it
 		debug.SetGCPercent(cfg.Server.GCPercent)
 	}
-	g, err := New(ctx, cfg, NewLogger(cfg, stderr))
+	g, err := New(ctx, cfg, NewLogger(cfg, stderr), stderr)
 	if err != nil {
 		return err
 	}
@@ -71,8 +71,9 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // New builds the gateway from cfg and listens on its addresses; ctx bounds
 // the start-up only (connecting to the bus, starting the demo services).
-// On error, whatever was built is closed again.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, err error) {
+// stderr receives the audit trail when STACKER_AUDIT=stderr. On error,
+// whatever was built is closed again.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -149,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Gateway, 
 	if err != nil {
 		return nil, err
 	}
-	trail, err := newAuditTrail(cfg, log)
+	trail, err := newAuditTrail(cfg, log, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -100,10 +100,11 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 	return c, func() { c.Close() }, nil
 }
 
-// newAuditTrail opens the audit trail's sink (STACKER_AUDIT) and starts
-// the trail; nil when auditing is off.
-func newAuditTrail(cfg config.Config, log *slog.Logger) (*audit.Trail, error) {
-	sink, err := audit.OpenSink(cfg.AuditSink, os.Stderr)
+// newAuditTrail opens the audit trail's sink (STACKER_AUDIT; "stderr" is
+// the process's, as run was given it) and starts the trail; nil when
+// auditing is off.
+func newAuditTrail(cfg config.Config, log *slog.Logger, stderr io.Writer) (*audit.Trail, error) {
+	sink, err := audit.OpenSink(cfg.AuditSink, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: STACKER_AUDIT: %w", err)
 	}
