@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -17,25 +16,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/audit"
+	"github.com/stacker/stacker/internal/testsync"
 )
-
-// lockedBuffer is a log destination safe for the drain goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // blockingSink holds every Write until release is closed.
 type blockingSink struct {
@@ -100,7 +82,7 @@ func TestCollectorTake(t *testing.T) {
 func TestBufferFullTakesFailurePath(t *testing.T) {
 	for _, mode := range []string{audit.FailOpen, audit.FailClosed} {
 		t.Run(mode, func(t *testing.T) {
-			logs := &lockedBuffer{}
+			logs := &testsync.Buffer{}
 			sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
 			tr := audit.New(sink, audit.Options{Buffer: 2, Mode: mode, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			defer tr.Close()
@@ -137,7 +119,7 @@ func TestBufferFullTakesFailurePath(t *testing.T) {
 
 // A failing sink is counted and logged; closed mode then refuses.
 func TestSinkFailure(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testsync.Buffer{}
 	tr := audit.New(failingSink{}, audit.Options{Buffer: 4, Mode: audit.FailClosed, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	defer tr.Close()
 	_ = tr.Write(record("1"))

@@ -195,28 +195,19 @@ func (r Rule) String() string {
 		}
 		return "nothing"
 	}
-	var parts []string
-	n := 0
-	for _, anyOf := range r.Scopes {
-		var alts []string
-		for _, all := range anyOf {
-			n += len(all)
-			alts = append(alts, strings.Join(all, " and "))
-		}
-		parts = append(parts, strings.Join(alts, ", or "))
-	}
-	if n == 1 {
-		return "the scope " + parts[0]
-	}
-	return "the scopes " + strings.Join(parts, "; and ")
+	return needs("scope", "scopes", r.Scopes)
 }
 
 // policyString says what policies need: `the policy a`, `the policies a
 // and b, or c`.
-func policyString(policies [][][]string) string {
+func policyString(policies [][][]string) string { return needs("policy", "policies", policies) }
+
+// needs phrases every list (all must hold) of alternatives (one must hold)
+// of names (all must hold): `the scope a`, `the scopes a and b, or c`.
+func needs(one, many string, lists [][][]string) string {
 	var parts []string
 	n := 0
-	for _, anyOf := range policies {
+	for _, anyOf := range lists {
 		var alts []string
 		for _, all := range anyOf {
 			n += len(all)
@@ -225,9 +216,9 @@ func policyString(policies [][][]string) string {
 		parts = append(parts, strings.Join(alts, ", or "))
 	}
 	if n == 1 {
-		return "the policy " + parts[0]
+		return "the " + one + " " + parts[0]
 	}
-	return "the policies " + strings.Join(parts, "; and ")
+	return "the " + many + " " + strings.Join(parts, "; and ")
 }
 
 // Policy is every guarded field of a schema with its Rule. It is built once
