@@ -44,7 +44,11 @@ type Middleware struct {
 // the token may well be fine. With Mode Off, next is returned as it is.
 //
 // The token is read from the Authorization header of every request,
-// WebSocket upgrades included.
+// WebSocket upgrades included. A WebSocket upgrade without one is let
+// through even when a token is required, because a browser cannot set
+// headers on an upgrade (GraphiQL, graphql-ws in a page): its token then
+// comes in connection_init, and VerifyConnectionParams refuses the
+// connection when it does not (see TokenAtConnectionInit).
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if m.Mode == Off || m.Mode == "" {
 		return next
@@ -53,6 +57,10 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		raw, err := bearer(r.Header)
 		if errors.Is(err, ErrNoToken) && m.Mode == Optional {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if errors.Is(err, ErrNoToken) && r.Method == http.MethodGet && webSocketUpgrade(r.Header) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), initTokenKey{}, true)))
 			return
 		}
 		var id Identity
@@ -134,14 +142,15 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, reason error
 // "Authorization" or "authorization" as "Bearer <token>" (what GraphiQL
 // sends from its Headers tab), or "token" as the token alone. ok is false
 // when the payload carries none (or the mode is Off): the upgrade
-// request's identity, checked by Wrap, stands. An error wraps the reason
-// (see Reason) and means the connection is to be refused.
+// request's identity, checked by Wrap, stands; but when the upgrade had
+// none either and a token is required, that is ErrNoToken. An error wraps
+// the reason (see Reason) and means the connection is to be refused.
 func (m *Middleware) VerifyConnectionParams(ctx context.Context, params map[string]any) (id Identity, ok bool, err error) {
 	if m.Mode == Off || m.Mode == "" {
 		return Identity{}, false, nil
 	}
 	raw, err := paramsToken(params)
-	if errors.Is(err, ErrNoToken) {
+	if errors.Is(err, ErrNoToken) && !TokenAtConnectionInit(ctx) {
 		return Identity{}, false, nil
 	}
 	if err == nil {
@@ -154,6 +163,30 @@ func (m *Middleware) VerifyConnectionParams(ctx context.Context, params map[stri
 		return Identity{}, false, err
 	}
 	return id, true, nil
+}
+
+// initTokenKey marks the context of a WebSocket upgrade that Wrap let
+// through without a token although one is required.
+type initTokenKey struct{}
+
+// TokenAtConnectionInit reports whether the connection of ctx was opened
+// without a token although one is required, so its connection_init must
+// carry one.
+func TokenAtConnectionInit(ctx context.Context) bool {
+	v, _ := ctx.Value(initTokenKey{}).(bool)
+	return v
+}
+
+// webSocketUpgrade reports whether h asks to upgrade to a WebSocket.
+func webSocketUpgrade(h http.Header) bool {
+	for _, v := range h.Values("Upgrade") {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // paramsToken reads the token of a connection_init payload: one of the

@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,5 +117,70 @@ func TestMiddlewareWithoutKeys(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "60" || !strings.Contains(rec.Body.String(), "AUTH_UNAVAILABLE") {
 		t.Errorf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// A browser cannot set headers on a WebSocket upgrade, so a GET upgrade
+// without a token passes even when one is required, marked so that its
+// connection_init must carry one; nothing else without a token passes.
+func TestUpgradeWithoutToken(t *testing.T) {
+	k := authtest.RSAKey(t, "k1")
+	p := authtest.NewProvider(t, k)
+	v, _ := newVerifier(t, p, time.Minute)
+	m := &auth.Middleware{Mode: auth.Required, Verifier: v}
+	for _, tc := range []struct {
+		name    string
+		method  string
+		upgrade string
+		passes  bool
+	}{
+		{"GET upgrade", http.MethodGet, "websocket", true},
+		{"upgrade in a list, any case", http.MethodGet, "h2c, WebSocket", true},
+		{"POST claiming an upgrade", http.MethodPost, "websocket", false},
+		{"another upgrade", http.MethodGet, "h2c", false},
+		{"plain GET", http.MethodGet, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var initNeedsToken, ran bool
+			h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ran = true
+				initNeedsToken = auth.TokenAtConnectionInit(r.Context())
+				if _, ok := auth.FromContext(r.Context()); ok {
+					t.Error("an identity without a token")
+				}
+			}))
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(tc.method, "/graphql", nil)
+			if tc.upgrade != "" {
+				req.Header.Set("Upgrade", tc.upgrade)
+			}
+			h.ServeHTTP(rec, req)
+			if ran != tc.passes || initNeedsToken != tc.passes {
+				t.Fatalf("ran %v, token required at connection_init %v; want both %v (status %d)", ran, initNeedsToken, tc.passes, rec.Code)
+			}
+			if !tc.passes && rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", rec.Code)
+			}
+		})
+	}
+
+	// Such a connection's connection_init without a token is refused; with
+	// one, its identity is the connection's.
+	ctx := context.Background()
+	var marked context.Context
+	m.Wrap(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { marked = r.Context() })).ServeHTTP(
+		httptest.NewRecorder(), func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/graphql", nil)
+			r.Header.Set("Upgrade", "websocket")
+			return r
+		}())
+	if _, _, err := m.VerifyConnectionParams(marked, map[string]any{}); !errors.Is(err, auth.ErrNoToken) {
+		t.Errorf("no token at connection_init after a tokenless upgrade: %v, want ErrNoToken", err)
+	}
+	if _, ok, err := m.VerifyConnectionParams(ctx, map[string]any{}); ok || err != nil {
+		t.Errorf("no token at connection_init after an upgrade with one: ok %v, err %v; want the upgrade's identity to stand", ok, err)
+	}
+	if id, ok, err := m.VerifyConnectionParams(marked, map[string]any{"token": p.Token(t, k, "alice")}); !ok || err != nil || id.Subject != "alice" {
+		t.Errorf("token at connection_init: %+v %v %v", id, ok, err)
 	}
 }

@@ -21,14 +21,20 @@ import (
 )
 
 // dialWSWithToken opens a graphql-transport-ws connection whose upgrade
-// request carries token, and sends connection_init with payload.
+// request carries token (none when empty, as from a browser, which cannot
+// set headers on an upgrade but sends its Origin), and sends
+// connection_init with payload.
 func dialWSWithToken(t *testing.T, base, token string, payload map[string]any) *wsClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
+	h := http.Header{"Origin": {base}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
 	conn, _, err := coderws.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/graphql", &coderws.DialOptions{
 		Subprotocols: []string{"graphql-transport-ws"},
-		HTTPHeader:   http.Header{"Authorization": {"Bearer " + token}},
+		HTTPHeader:   h,
 	})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -65,7 +71,9 @@ func shortToken(t *testing.T, p *authtest.Provider, k *authtest.Key) (string, ti
 
 // connection_init's token is checked too: a bad one closes the connection
 // with 4403 Forbidden, a good one (under any of the accepted keys) is
-// acknowledged, and none leaves the upgrade's token in charge.
+// acknowledged, and none leaves the upgrade's token in charge. An upgrade
+// without a token, as a browser's (GraphiQL's), is let through, and its
+// connection_init must then carry one.
 func TestConnectionInitToken(t *testing.T) {
 	k := authtest.RSAKey(t, "k1")
 	p := authtest.NewProvider(t, k)
@@ -75,30 +83,35 @@ func TestConnectionInitToken(t *testing.T) {
 	other := authtest.RSAKey(t, "k1") // same kid, another key: a bad signature
 	for _, tc := range []struct {
 		name    string
+		upgrade string // the upgrade request's token; none when empty
 		payload map[string]any
-		refused bool
+		refused string // the close reason; empty: acknowledged
 	}{
-		{"no token", map[string]any{"client": "test"}, false},
-		{"Authorization", map[string]any{"Authorization": "Bearer " + good}, false},
-		{"authorization", map[string]any{"authorization": "Bearer " + good}, false},
-		{"token", map[string]any{"token": good}, false},
-		{"expired", map[string]any{"Authorization": "Bearer " + expired}, true},
-		{"bad signature", map[string]any{"token": other.Sign(t, allScopes(p, "mallory"))}, true},
-		{"garbage", map[string]any{"authorization": "Bearer not-a-token"}, true},
-		{"not a string", map[string]any{"token": 42}, true},
-		{"two tokens", map[string]any{"token": good, "Authorization": "Bearer " + good}, true},
+		{"no token", good, map[string]any{"client": "test"}, ""},
+		{"Authorization", good, map[string]any{"Authorization": "Bearer " + good}, ""},
+		{"authorization", good, map[string]any{"authorization": "Bearer " + good}, ""},
+		{"token", good, map[string]any{"token": good}, ""},
+		{"expired", good, map[string]any{"Authorization": "Bearer " + expired}, "Forbidden: token expired"},
+		{"bad signature", good, map[string]any{"token": other.Sign(t, allScopes(p, "mallory"))}, "Forbidden: token signature invalid"},
+		{"garbage", good, map[string]any{"authorization": "Bearer not-a-token"}, "Forbidden: malformed token"},
+		{"not a string", good, map[string]any{"token": 42}, "Forbidden: malformed token"},
+		{"two tokens", good, map[string]any{"token": good, "Authorization": "Bearer " + good}, "Forbidden: malformed token"},
+		{"browser, token at init", "", map[string]any{"Authorization": "Bearer " + good}, ""},
+		{"browser, no token", "", map[string]any{"client": "test"}, "Forbidden: no bearer token"},
+		{"browser, empty payload", "", nil, "Forbidden: no bearer token"},
+		{"browser, expired at init", "", map[string]any{"token": expired}, "Forbidden: token expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialWSWithToken(t, e.Base, good, tc.payload)
-			if !tc.refused {
+			c := dialWSWithToken(t, e.Base, tc.upgrade, tc.payload)
+			if tc.refused == "" {
 				if m := c.next(); m["type"] != "connection_ack" {
 					t.Fatalf("want connection_ack, got %v", m)
 				}
 				return
 			}
 			code, reason, msgs := c.closeStatus()
-			if code != live.CloseForbidden || !strings.HasPrefix(reason, "Forbidden: ") {
-				t.Fatalf("closed with %d %q after %v, want 4403 Forbidden", code, reason, msgs)
+			if code != live.CloseForbidden || reason != tc.refused {
+				t.Fatalf("closed with %d %q after %v, want 4403 %q", code, reason, msgs, tc.refused)
 			}
 		})
 	}
