@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/auth/authtest"
 )
 
 // needTool skips when a test's real client is missing on a developer's
@@ -238,9 +240,27 @@ func TestCORS(t *testing.T) {
 	if h.Get("Access-Control-Allow-Origin") != "https://console.example.com" || h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("headers of an allowed origin's request: %v", h)
 	}
+	if got := h.Get("Access-Control-Expose-Headers"); got != "X-Request-ID, WWW-Authenticate, Retry-After" {
+		t.Errorf("exposed headers %q: a page must read the request id, why its token was refused and when to retry", got)
+	}
 	_, _, h = post(t, e.URL, map[string]any{"query": "{ case(id: 1) { id } }"}, map[string]string{"Origin": "https://evil.example"})
 	if h.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("foreign origin got CORS headers: %v", h)
+	}
+}
+
+// A refused token's 401 carries the CORS headers too, so a page on an
+// allowed origin can read the challenge saying why and re-authenticate.
+func TestCORSOnRefusedToken(t *testing.T) {
+	k := authtest.RSAKey(t, "k1")
+	p := authtest.NewProvider(t, k)
+	e := startStacker(t, authEnv(p, map[string]string{"STACKER_CORS_ORIGINS": "https://console.example.com"}))
+	status, _, h := post(t, e.URL, map[string]any{"query": "{ case(id: 1) { id } }"}, map[string]string{
+		"Origin": "https://console.example.com", "Authorization": "Bearer not.a.token",
+	})
+	if status != http.StatusUnauthorized || h.Get("Access-Control-Allow-Origin") != "https://console.example.com" ||
+		!strings.Contains(h.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") || h.Get("WWW-Authenticate") == "" {
+		t.Errorf("401 to an allowed origin: %d %v", status, h)
 	}
 }
 

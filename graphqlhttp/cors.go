@@ -23,6 +23,12 @@ var allowedHeaders = []string{
 	"x-request-id", "traceparent",
 }
 
+// exposedHeaders are the response headers a page may read cross-origin
+// beyond the safelisted ones: the request id to quote in a bug report, the
+// challenge saying why a token was refused, and when to try again after a
+// 429 or 503.
+var exposedHeaders = []string{"X-Request-ID", "WWW-Authenticate", "Retry-After"}
+
 func (c CORS) allowed(origin string) bool {
 	return origin != "" && (slices.Contains(c.Origins, "*") || slices.Contains(c.Origins, origin))
 }
@@ -39,7 +45,7 @@ func (c CORS) Wrap(next http.Handler) http.Handler {
 		}
 		if c.allowed(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "X-Request-ID")
+			h.Set("Access-Control-Expose-Headers", strings.Join(exposedHeaders, ", "))
 		}
 		next.ServeHTTP(w, r)
 	})
