@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	if trail != nil {
 		g.closers = append(g.closers, func() { trail.Close() })
 	}
-	res := resolvers.New(resolvers.Deps{
+	res, err := resolvers.New(resolvers.Deps{
 		Audit:            trail,
 		Clients:          clients,
 		Loaders:          loaders.Options{Wait: up.LoaderWait},
@@ -171,6 +171,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 			Buffer:        cfg.Subscriptions.Buffer,
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
 	g.closers = append(g.closers, res.Close)
 
 	apq, closeAPQ, err := newAPQCache(ctx, cfg, log)

@@ -187,7 +187,10 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := resolvers.New(resolvers.Deps{Clients: clients, Loaders: loaders.Options{}, Logger: NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs)})
+	res, err := resolvers.New(resolvers.Deps{Clients: clients, Loaders: loaders.Options{}, Logger: NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, _ := config.Load(func(string) string { return "" })
 	h := newGraphQLHandler(res, cfg, nil, nil, nil)
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {

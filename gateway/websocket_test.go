@@ -164,7 +164,10 @@ func TestWebSocketIDReusedAfterComplete(t *testing.T) {
 // Without connection_init in time the connection closes with 4408; the
 // legacy protocol keeps gqlgen's 1002.
 func TestWebSocketInitTimeout(t *testing.T) {
-	res := resolvers.New(resolvers.Deps{})
+	res, err := resolvers.New(resolvers.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
 	srv.AddTransport(newWebsocketTransport(res, originPolicy{}, 50*time.Millisecond, nil))
 	ts := httptest.NewServer(srv)

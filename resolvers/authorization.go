@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/stacker/stacker/auth"
@@ -25,16 +24,6 @@ type Authorization struct {
 	// the caller may not see, before anything runs, instead of answering
 	// that field null with an error.
 	RejectUnauthorized bool
-}
-
-// newPolicy reads the directives of Stacker's own schema. The schema is
-// compiled in, so a malformed directive is a bug that TestPolicy catches.
-func newPolicy(s *ast.Schema) *authz.Policy {
-	p, err := authz.NewPolicy(s)
-	if err != nil {
-		panic("resolvers: " + err.Error())
-	}
-	return p
 }
 
 // unregisteredPolicies lists the policies the schema names that the table

@@ -21,6 +21,16 @@ func realSchema() *ast.Schema {
 	return graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
 }
 
+// testPolicy reads the authorization directives of s.
+func testPolicy(t *testing.T, s *ast.Schema) *authz.Policy {
+	t.Helper()
+	p, err := authz.NewPolicy(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // roleAccess is what a token with role's scopes may see.
 func roleAccess(t *testing.T, role string) *authz.Access {
 	t.Helper()
@@ -28,14 +38,14 @@ func roleAccess(t *testing.T, role string) *authz.Access {
 	if !ok {
 		t.Fatalf("no role %q", role)
 	}
-	return newPolicy(realSchema()).For(auth.Identity{Subject: "u1", Scopes: scopes}, true)
+	return testPolicy(t, realSchema()).For(auth.Identity{Subject: "u1", Scopes: scopes}, true)
 }
 
 // The role model on Stacker's schema: each role with and without the scope
 // of a type-level and a field-level directive, and the mutations' write
 // scopes.
 func TestRoleModel(t *testing.T) {
-	p := newPolicy(realSchema())
+	p := testPolicy(t, realSchema())
 	anonymous := p.For(auth.Identity{}, false)
 	bare := p.For(auth.Identity{Subject: "u1"}, true)
 	tests := []struct {
@@ -138,7 +148,7 @@ func TestPlannerSkipsDenied(t *testing.T) {
 		t.Run(strings.Join(tc.scopes, ","), func(t *testing.T) {
 			p := &planner{
 				oc:     &graphql.OperationContext{Doc: doc, Operation: op},
-				access: newPolicy(s).For(auth.Identity{Subject: "u1", Scopes: tc.scopes}, true),
+				access: testPolicy(t, s).For(auth.Identity{Subject: "u1", Scopes: tc.scopes}, true),
 			}
 			var got []string
 			for _, f := range p.collect(nodes, "Case") {

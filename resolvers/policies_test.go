@@ -15,7 +15,7 @@ import (
 // declared relation.
 func TestPoliciesRegistered(t *testing.T) {
 	rs := newRelations()
-	p := newPolicy(realSchema())
+	p := testPolicy(t, realSchema())
 	if missing := unregisteredPolicies(p, rs); len(missing) > 0 {
 		t.Errorf("the schema names policies with no function in newPolicies: %q", missing)
 	}
@@ -40,7 +40,7 @@ type Query { a: Int @policy(policies: [["admin", "noSuchPolicy"]]) }`})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := unregisteredPolicies(newPolicy(s), newRelations()); !slices.Equal(got, []string{"noSuchPolicy"}) {
+	if got := unregisteredPolicies(testPolicy(t, s), newRelations()); !slices.Equal(got, []string{"noSuchPolicy"}) {
 		t.Fatalf("unregistered = %q, want [noSuchPolicy]", got)
 	}
 }

@@ -67,8 +67,10 @@ type Resolver struct {
 	piiFields audit.Fields
 }
 
-// New returns the resolver root.
-func New(d Deps) *Resolver {
+// New returns the resolver root. It fails when the schema's authorization
+// directives are malformed or name a policy policies.go does not define:
+// a build that cannot enforce what its schema says must not serve.
+func New(d Deps) (*Resolver, error) {
 	log := d.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -77,10 +79,14 @@ func New(d Deps) *Resolver {
 		clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout, rels: newRelations(),
 		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
 	}
-	r.policy = newPolicy(r.schema)
+	p, err := authz.NewPolicy(r.schema)
+	if err != nil {
+		return nil, fmt.Errorf("resolvers: %w", err)
+	}
+	r.policy = p
 	r.audit, r.piiFields = d.Audit, audit.NewFields(r.schema)
 	if missing := unregisteredPolicies(r.policy, r.rels); len(missing) > 0 {
-		panic(fmt.Sprintf("resolvers: the schema names policies with no function: %v", missing))
+		return nil, fmt.Errorf("resolvers: the schema names policies with no function in policies.go: %v", missing)
 	}
 	if d.Events != nil {
 		r.live = live.New(d.Events, func() *loaders.Loaders {
@@ -89,7 +95,7 @@ func New(d Deps) *Resolver {
 			return loaders.New(d.Clients, o)
 		}, d.Live, log.With("component", "subscriptions"))
 	}
-	return r
+	return r, nil
 }
 
 // Close ends the subscriptions' event consumer; the server calls it when
