@@ -117,6 +117,7 @@ type ComplexityRoot struct {
 	}
 
 	DocumentUploadedEvent struct {
+		Case       func(childComplexity int) int
 		CaseID     func(childComplexity int) int
 		Document   func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
@@ -223,6 +224,7 @@ type DocumentResolver interface {
 }
 type DocumentUploadedEventResolver interface {
 	Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error)
+	Case(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Case, error)
 }
 type MutationResolver interface {
 	UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error)
@@ -244,9 +246,9 @@ type QueryResolver interface {
 	Insurer(ctx context.Context, id int) (*model.Insurer, error)
 }
 type SubscriptionResolver interface {
-	CaseUpdated(ctx context.Context, id *int) (<-chan graphql.Event[*model.CaseUpdatedEvent], error)
-	CaseActivity(ctx context.Context, caseID int) (<-chan graphql.Event[model.CaseActivity], error)
-	CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan graphql.Event[*model.CaseUpdatedEvent], error)
+	CaseUpdated(ctx context.Context, id *int) (<-chan *model.CaseUpdatedEvent, error)
+	CaseActivity(ctx context.Context, caseID int) (<-chan model.CaseActivity, error)
+	CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan *model.CaseUpdatedEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -534,6 +536,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Document.UploadedAt(childComplexity), true
 
+	case "DocumentUploadedEvent.case":
+		if e.ComplexityRoot.DocumentUploadedEvent.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentUploadedEvent.Case(childComplexity), true
 	case "DocumentUploadedEvent.caseId":
 		if e.ComplexityRoot.DocumentUploadedEvent.CaseID == nil {
 			break
@@ -948,33 +956,25 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 		}
 	case ast.Subscription:
-		// Exec discards the per-event context; the event-aware path is exposed
-		// via ExecWithEventContext and used by the executor when it detects
-		// ExecutableSchemaWithEventContext.
-		return graphql.SubscriptionResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
-	}
-}
-
-// ExecWithEventContext is the per-event-context-aware response handler. The
-// graphql executor type-asserts the executable schema for this method when
-// at least one subscription field is annotated @subscriptionContext; absence
-// falls back to Exec.
-func (e *executableSchema) ExecWithEventContext(ctx context.Context) graphql.ResponseHandlerWithContext {
-	opCtx := graphql.GetOperationContext(ctx)
-	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
-
-	switch opCtx.Operation.Operation {
-	case ast.Subscription:
-		return graphql.SubscriptionEventResponseHandler(ec._Subscription(ctx, opCtx.Operation.SelectionSet))
-	default:
-		// Non-subscription operations fall through to Exec via the executor's
-		// default path; this method only handles ast.Subscription.
-		return func(ctx context.Context) (context.Context, *graphql.Response) {
-			return ctx, graphql.ErrorResponse(ctx, "ExecWithEventContext only handles subscriptions")
-		}
 	}
 }
 
@@ -1174,8 +1174,10 @@ type DocumentUploadedEvent implements CaseActivity @requiresScopes(scopes: [["ca
   caseId: ID!
   "When it happened."
   occurredAt: DateTime!
-  "The new document."
-  document: Document
+  "The new document. That of a closed case only for medical advisors, as for Case.documents."
+  document: Document @policy(policies: [["caseOpen"], ["medicalAdvisor"]])
+  "The case as it is now."
+  case: Case
 }
 
 "An appointment was booked for a case."
@@ -3336,6 +3338,38 @@ func (ec *executionContext) fieldContext_DocumentUploadedEvent_document(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _DocumentUploadedEvent_case(ctx context.Context, field graphql.CollectedField, obj *model.DocumentUploadedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentUploadedEvent_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DocumentUploadedEvent().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentUploadedEvent_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentUploadedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Insurer_id(ctx context.Context, field graphql.CollectedField, obj *model.Insurer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4484,8 +4518,8 @@ func (ec *executionContext) fieldContext_StaffMember_role(_ context.Context, fie
 	return graphql.NewScalarFieldContext("StaffMember", field, false, false, "StaffRole")
 }
 
-func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
-	return graphql.ResolveFieldStreamWithEventContext(
+func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4528,8 +4562,8 @@ func (ec *executionContext) fieldContext_Subscription_caseUpdated(ctx context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Subscription_caseActivity(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
-	return graphql.ResolveFieldStreamWithEventContext(
+func (ec *executionContext) _Subscription_caseActivity(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4572,8 +4606,8 @@ func (ec *executionContext) fieldContext_Subscription_caseActivity(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Subscription_casesChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) (context.Context, graphql.Marshaler)) {
-	return graphql.ResolveFieldStreamWithEventContext(
+func (ec *executionContext) _Subscription_casesChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6464,6 +6498,12 @@ func (ec *executionContext) _DocumentUploadedEvent(ctx context.Context, sel ast.
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DocumentUploadedEvent_document(ctx, field, obj)
 				})
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DocumentUploadedEvent_case(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6899,7 +6939,7 @@ func (ec *executionContext) _StaffMember(ctx context.Context, sel ast.SelectionS
 
 var subscriptionImplementors = []string{"Subscription"}
 
-func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) (context.Context, graphql.Marshaler) {
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",

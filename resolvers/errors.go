@@ -116,6 +116,7 @@ func (r *Resolver) Recover(_ context.Context, v any) error {
 // at the argument with its location instead.
 func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	gerr.Path = eventPath(ctx, gerr.Path)
 	cause := gerr.Err
 	if cause == nil {
 		// Parse and validation errors from gqlgen itself: safe and coded, but
@@ -149,6 +150,34 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 	}
 	r.logError(ctx, code, gerr, cause, logged)
 	return gerr
+}
+
+// eventPath puts a subscription's root field back at the head of the path
+// of an error raised while resolving one of its events: gqlgen resolves an
+// event's fields in a context that lacks the root field's
+// (99designs/gqlgen#1212), so their paths start one level down
+// (["case", "patient", "email"] for ["caseUpdated", "case", ...]). A
+// subscription has exactly one root field, so the head is known.
+func eventPath(ctx context.Context, path ast.Path) ast.Path {
+	fc := graphql.GetFieldContext(ctx)
+	if len(path) == 0 || fc == nil || !graphql.HasOperationContext(ctx) {
+		return path
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return path
+	}
+	for fc.Parent != nil {
+		fc = fc.Parent
+	}
+	if fc.Object == "Subscription" {
+		return path
+	}
+	roots := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"})
+	if len(roots) != 1 {
+		return path
+	}
+	return append(ast.Path{ast.PathName(roots[0].Alias)}, path...)
 }
 
 func classify(err error) (code, service, msg string) {

@@ -84,11 +84,28 @@ func newPolicies(rs *relations) map[string]policy {
 				}), nil
 			},
 		},
-		// The case is not closed.
+		// The case is not closed: the entity itself, or the case a
+		// document.uploaded event is about (loaded as it is now, so a case
+		// closed since the upload counts as closed; a case that is gone is
+		// not open).
 		"caseOpen": {
-			allows: func(_ context.Context, _ caller, entity any) (bool, error) {
-				cs, ok := entity.(*model.Case)
-				return ok && cs.Status != model.CaseStatusClosed, nil
+			needs: []*decl{&rs.documentUploadedEventCase.decl},
+			allows: func(ctx context.Context, _ caller, entity any) (bool, error) {
+				var cs *model.Case
+				switch e := entity.(type) {
+				case *model.Case:
+					cs = e
+				case *model.DocumentUploadedEvent:
+					l, ok := loaders.FromContext(ctx)
+					if !ok {
+						return false, errNoLoaders
+					}
+					var err error
+					if cs, err = rs.documentUploadedEventCase.load(ctx, l, e); err != nil {
+						return false, err
+					}
+				}
+				return cs != nil && cs.Status != model.CaseStatusClosed, nil
 			},
 		},
 		// The caller has the role admin (the roles claim).

@@ -68,7 +68,20 @@ func TestPolicyNeedsByCaller(t *testing.T) {
 			}
 		})
 	}
-	if got := rs.needs(manager, [][]string{{"caseOpen"}, {"medicalAdvisor"}}); len(got) != 0 {
-		t.Errorf("caseOpen needs %v: the case is the entity itself", got)
+	// caseOpen loads the case of a document.uploaded event; on a case,
+	// the entity itself, that relation is not the case's, so it loads
+	// nothing there. A medical advisor's alternative holds at once.
+	closedDocs := [][]string{{"caseOpen"}, {"medicalAdvisor"}}
+	if got := rs.needs(manager, closedDocs); !slices.Equal(got, []*decl{&rs.documentUploadedEventCase.decl}) {
+		t.Errorf("caseOpen needs %v, want the event's case", got)
+	}
+	for _, r := range rs.Case.rels {
+		if r.declared() == &rs.documentUploadedEventCase.decl {
+			t.Errorf("the event's case is a relation of Case: deciding caseOpen on a case would load it")
+		}
+	}
+	advisor := caller{Identity: auth.Identity{Subject: "d", Roles: []string{"medical_advisor"}}, ok: true}
+	if got := rs.needs(advisor, closedDocs); len(got) != 0 {
+		t.Errorf("a medical advisor's closed-case documents need %v, want nothing", got)
 	}
 }

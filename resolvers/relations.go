@@ -205,6 +205,7 @@ type relations struct {
 	documentCase                         *toOne[*model.Document, *model.Case]
 	caseUpdatedEventCase                 *toOne[*model.CaseUpdatedEvent, *model.Case]
 	documentUploadedEventDocument        *oneOf[*model.DocumentUploadedEvent, *model.Document]
+	documentUploadedEventCase            *toOne[*model.DocumentUploadedEvent, *model.Case]
 	appointmentScheduledEventAppointment *oneOf[*model.AppointmentScheduledEvent, *model.Appointment]
 
 	queryCase        *lookup[*model.Case]
@@ -276,6 +277,7 @@ func newRelations() *relations {
 		func(e *model.DocumentUploadedEvent) int { return e.CaseID },
 		func(e *model.DocumentUploadedEvent) int { return e.DocumentID },
 		func(d *model.Document) int { return d.ID })
+	rs.documentUploadedEventCase = one(rs, rs.DocumentUploadedEvent, "case", 0, rs.Case, func(e *model.DocumentUploadedEvent) (int, bool) { return e.CaseID, true })
 	rs.appointmentScheduledEventAppointment = pick(rs, rs.AppointmentScheduledEvent, "appointment", rs.caseAppointments,
 		func(e *model.AppointmentScheduledEvent) int { return e.CaseID },
 		func(e *model.AppointmentScheduledEvent) int { return e.AppointmentID },

@@ -8,7 +8,6 @@ package resolvers
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graph/model"
@@ -56,6 +55,10 @@ func (r *documentResolver) Case(ctx context.Context, obj *model.Document) (*mode
 
 func (r *documentUploadedEventResolver) Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error) {
 	return r.rels.documentUploadedEventDocument.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *documentUploadedEventResolver) Case(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Case, error) {
+	return r.rels.documentUploadedEventCase.load(ctx, r.loaders(ctx), obj)
 }
 
 func (r *mutationResolver) UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
@@ -110,17 +113,17 @@ func (r *queryResolver) Insurer(ctx context.Context, id int) (*model.Insurer, er
 	return r.rels.queryInsurer.resolve(ctx, r.Resolver, id)
 }
 
-func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {
+func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan *model.CaseUpdatedEvent, error) {
 	return stream(ctx, r.Resolver, func(e events.Event) bool {
 		return e.Type == events.TypeCaseUpdated && (id == nil || e.CaseID == int64(*id))
 	}, caseUpdated, (*planner).caseUpdatedEvents, nil)
 }
 
-func (r *subscriptionResolver) CaseActivity(ctx context.Context, caseID int) (<-chan graphql.Event[model.CaseActivity], error) {
+func (r *subscriptionResolver) CaseActivity(ctx context.Context, caseID int) (<-chan model.CaseActivity, error) {
 	return stream(ctx, r.Resolver, func(e events.Event) bool { return e.CaseID == int64(caseID) }, caseActivity, (*planner).caseActivities, nil)
 }
 
-func (r *subscriptionResolver) CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {
+func (r *subscriptionResolver) CasesChanged(ctx context.Context, status []model.CaseStatus) (<-chan *model.CaseUpdatedEvent, error) {
 	return r.casesChanged(ctx, status)
 }
 

@@ -30,7 +30,7 @@ func (r *Resolver) WithConnection(ctx context.Context) context.Context {
 // goes to this subscriber at all (casesChanged needs the case's status).
 func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bool, convert func(events.Event) T,
 	below func(*planner, context.Context, []T, ast.SelectionSet), keep func(context.Context, *loaders.Loaders, T) bool,
-) (<-chan graphql.Event[T], error) {
+) (<-chan T, error) {
 	slot, ok := live.SlotFromContext(ctx)
 	if !ok {
 		return nil, fmt.Errorf("subscription without a loader slot: AroundOperations is not installed")
@@ -40,7 +40,7 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 		return nil, err
 	}
 	sel := selections(ctx)
-	out := make(chan graphql.Event[T])
+	out := make(chan T)
 	r.log.Debug("subscription started", "field", graphql.GetFieldContext(ctx).Field.Name)
 	go func() {
 		defer close(out)
@@ -75,7 +75,7 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 				select {
 				case <-ctx.Done():
 					return
-				case out <- graphql.Event[T]{Context: ctx, Value: v}:
+				case out <- v:
 				}
 			}
 		}
@@ -105,7 +105,7 @@ func caseActivity(e events.Event) model.CaseActivity {
 
 // casesChanged serves Subscription.casesChanged: case updates whose case is
 // now in one of the statuses (all when none are given).
-func (r *Resolver) casesChanged(ctx context.Context, status []model.CaseStatus) (<-chan graphql.Event[*model.CaseUpdatedEvent], error) {
+func (r *Resolver) casesChanged(ctx context.Context, status []model.CaseStatus) (<-chan *model.CaseUpdatedEvent, error) {
 	var keep func(context.Context, *loaders.Loaders, *model.CaseUpdatedEvent) bool
 	if len(status) > 0 {
 		keep = func(ctx context.Context, l *loaders.Loaders, e *model.CaseUpdatedEvent) bool {
