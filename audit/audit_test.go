@@ -110,6 +110,9 @@ func TestBufferFullTakesFailurePath(t *testing.T) {
 			if tr.Lost() != 1 {
 				t.Fatalf("lost = %d, want 1", tr.Lost())
 			}
+			if got, want := tr.Refusing(), mode == audit.FailClosed; got != want {
+				t.Fatalf("Refusing with a full buffer = %v, want %v", got, want)
+			}
 			if l := logs.String(); !strings.Contains(l, "AUDIT RECORD LOST") || !strings.Contains(l, "req-4") || !strings.Contains(l, "the buffer is full") {
 				t.Fatalf("no loud log line for the lost record:\n%s", l)
 			}
@@ -133,8 +136,29 @@ func TestSinkFailure(t *testing.T) {
 	if err := tr.Write(record("2")); !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("Write after a sink failure = %v, want ErrUnavailable", err)
 	}
+	if !tr.Refusing() || tr.Written() != 0 {
+		t.Fatalf("after a sink failure: Refusing %v, Written %d; want true, 0", tr.Refusing(), tr.Written())
+	}
 	if !strings.Contains(logs.String(), "disk full") {
 		t.Fatalf("the sink's error is not logged:\n%s", logs)
+	}
+}
+
+// A trail that keeps its records refuses nothing and counts them.
+func TestHealthyTrail(t *testing.T) {
+	tr := audit.New(audit.NewLineSink(&testsync.Buffer{}), audit.Options{Buffer: 4, Mode: audit.FailClosed})
+	for _, id := range []string{"1", "2", "3"} {
+		if err := tr.Write(record(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testsync.WaitFor(t, "three records written", func() bool { return tr.Written() == 3 })
+	if tr.Refusing() || tr.Lost() != 0 {
+		t.Fatalf("healthy trail: Refusing %v, Lost %d", tr.Refusing(), tr.Lost())
+	}
+	tr.Close()
+	if !tr.Refusing() {
+		t.Fatal("a closed trail in closed mode takes no more records: Refusing must say so")
 	}
 }
 

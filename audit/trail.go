@@ -54,6 +54,7 @@ type Trail struct {
 	mode    string
 	log     *slog.Logger
 	lost    atomic.Int64
+	written atomic.Int64
 	failing atomic.Bool
 	done    chan struct{}
 }
@@ -81,6 +82,7 @@ func (t *Trail) drain() {
 			continue
 		}
 		t.failing.Store(false)
+		t.written.Add(1)
 	}
 }
 
@@ -125,6 +127,23 @@ func (t *Trail) failure() error {
 // Lost is how many records were not kept (buffer full, sink failed, or
 // written after Close).
 func (t *Trail) Lost() int64 { return t.lost.Load() }
+
+// Written is how many records the sink took.
+func (t *Trail) Written() int64 { return t.written.Load() }
+
+// Refusing reports whether a closed-mode trail cannot keep a record now:
+// its sink's last write failed, its buffer is full, or it is closed. The
+// resolvers then withhold audited fields before resolving them, field by
+// field, instead of refusing a whole response once it is made. An
+// open-mode trail never refuses.
+func (t *Trail) Refusing() bool {
+	if t == nil || t.mode != FailClosed {
+		return false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.closed || t.failing.Load() || len(t.ch) == cap(t.ch)
+}
 
 // Close stops accepting records, waits for the buffered ones to be written,
 // and closes the sink when it is an io.Closer.

@@ -11,8 +11,10 @@ import (
 	"syscall"
 )
 
-// Handler serves /debug/pprof/ and /debug/stats.
-func Handler() http.Handler {
+// Handler serves /debug/pprof/ and /debug/stats. counters, when set, adds
+// the gateway's own counters to the stats (the audit trail's records
+// written and lost).
+func Handler(counters func() map[string]int64) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -21,7 +23,11 @@ func Handler() http.Handler {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(Read())
+		st := Read()
+		if counters != nil {
+			st.Counters = counters()
+		}
+		json.NewEncoder(w).Encode(st)
 	})
 	return mux
 }
@@ -32,6 +38,8 @@ type Stats struct {
 	MaxRSSBytes    int64   `json:"max_rss_bytes"` // peak RSS so far (ru_maxrss)
 	HeapInuseBytes uint64  `json:"heap_inuse_bytes"`
 	Goroutines     int     `json:"goroutines"`
+	// Counters are the gateway's own, by name.
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // Read takes the process's figures now.

@@ -6,15 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stacker/stacker/audit"
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // auditRecords reads the audit file's records, by operation name.
@@ -160,7 +163,8 @@ func sortedCopy(s []string) []string {
 // the audit trail or the logs.
 func TestAuditCaseBoard(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path})
+	debug := freeAddr(t)
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path, "STACKER_DEBUG_ADDR": debug})
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
@@ -225,6 +229,27 @@ func TestAuditCaseBoard(t *testing.T) {
 	if len(personal) == 0 {
 		t.Fatal("the pages showed no names, emails or phone numbers")
 	}
+
+	// The operators' listener counts what the trail wrote: every line.
+	n := 0
+	for _, rs := range auditRecords(t, path) {
+		n += len(rs)
+	}
+	var stats struct{ Counters map[string]int64 }
+	readStats := func() bool {
+		resp, err := e.HTTP.Get("http://" + debug + "/debug/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&stats)
+		// A line is in the file just before the trail counts it.
+		return stats.Counters["audit_records_written"] >= int64(n)
+	}
+	testsync.WaitFor(t, "the trail to count its records", readStats)
+	if stats.Counters["audit_records_written"] != int64(n) || stats.Counters["audit_records_lost"] != 0 {
+		t.Errorf("/debug/stats counters %v, want %d written and none lost", stats.Counters, n)
+	}
 	trail, _ := os.ReadFile(path)
 	logs := e.Logs.String()
 	for _, v := range personal {
@@ -239,7 +264,9 @@ func TestAuditCaseBoard(t *testing.T) {
 
 // TestAuditSlowSinkClosed: a sink that stops taking records (a pipe nobody
 // reads) never stalls a query; once the buffer is full the closed failure
-// mode answers AUDIT_UNAVAILABLE with no data, and logs the loss loudly.
+// mode withholds personal data: the personal fields are null with
+// AUDIT_UNAVAILABLE, or, for the response whose record found the buffer
+// full, the whole response is (and the loss is logged loudly).
 func TestAuditSlowSinkClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.pipe")
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
@@ -266,17 +293,70 @@ func TestAuditSlowSinkClosed(t *testing.T) {
 		if len(errs) == 0 {
 			continue
 		}
-		if len(errs) != 1 || errs[0].Extensions["code"] != "AUDIT_UNAVAILABLE" {
-			t.Fatalf("query %d: errors %s, want one AUDIT_UNAVAILABLE", i, jsonString(errs))
-		}
-		if len(data) > 0 && string(data) != "null" {
-			t.Fatalf("AUDIT_UNAVAILABLE with data: %s", data)
+		// The first refusal: the whole response, when the buffer filled
+		// while it ran (its record was lost, loudly), or its personal fields
+		// alone, when the buffer was full before they came up.
+		for _, err := range errs {
+			if err.Extensions["code"] != "AUDIT_UNAVAILABLE" && err.Extensions["code"] != "TOO_MANY_ERRORS" {
+				t.Fatalf("query %d: error %s, want AUDIT_UNAVAILABLE", i, jsonString(err))
+			}
 		}
 		logs := e.Logs.String()
-		if !strings.Contains(logs, "AUDIT RECORD LOST") || !strings.Contains(logs, "the buffer is full") {
-			t.Fatalf("no loud log line for the lost record:\n%s", logs)
+		if whole := len(errs) == 1 && (len(data) == 0 || string(data) == "null"); whole {
+			if !strings.Contains(logs, "AUDIT RECORD LOST") || !strings.Contains(logs, "the buffer is full") {
+				t.Fatalf("no loud log line for the lost record:\n%s", logs)
+			}
+		} else if !strings.Contains(logs, "AUDIT_UNAVAILABLE") {
+			t.Fatalf("personal data withheld without a log line:\n%.2000s", logs)
+		}
+
+		// The buffer stays full (nobody reads the pipe): from now on the
+		// personal fields are withheld before they are resolved, each null
+		// with AUDIT_UNAVAILABLE at its path, and the rest of the screen
+		// renders.
+		var board struct {
+			Cases struct {
+				Nodes []struct {
+					ID      string
+					Status  string
+					Patient *struct{ ID, City string }
+				}
+			}
+		}
+		errs = e.do(t, `query AuditWithheld { cases(first: 3) { nodes { id status patient { id city } } } }`, nil, &board)
+		if len(board.Cases.Nodes) != 3 {
+			t.Fatalf("the rest of the screen is missing: %+v %s", board, jsonString(errs))
+		}
+		var paths []string
+		for i, n := range board.Cases.Nodes {
+			// city is non-null: withheld, it nulls its patient.
+			if n.ID == "" || n.Status == "" || n.Patient != nil {
+				t.Errorf("node %d: %+v, want id and status, the patient nulled by its withheld city", i, n)
+			}
+			paths = append(paths, fmt.Sprintf("cases.nodes.%d.patient.city", i))
+		}
+		var got []string
+		for _, err := range errs {
+			if err.Extensions["code"] != "AUDIT_UNAVAILABLE" {
+				t.Errorf("error %s, want AUDIT_UNAVAILABLE", jsonString(err))
+			}
+			got = append(got, err.pathString())
+		}
+		if slices.Sort(got); !slices.Equal(got, paths) {
+			t.Errorf("errors at %q, want %q", got, paths)
 		}
 		return
 	}
 	t.Fatal("500 audited queries behind a blocked sink and the buffer never filled")
+}
+
+// freeAddr is a loopback address with a port free now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -116,6 +116,17 @@ func newAuditTrail(cfg config.Config, log *slog.Logger, stderr io.Writer) (*audi
 	}), nil
 }
 
+// auditCounters are the trail's counters for the operators' listener; nil
+// when auditing is off.
+func auditCounters(trail *audit.Trail) func() map[string]int64 {
+	if trail == nil {
+		return nil
+	}
+	return func() map[string]int64 {
+		return map[string]int64{"audit_records_written": trail.Written(), "audit_records_lost": trail.Lost()}
+	}
+}
+
 // errTokenExpired is the cause a subscription's context ends with when its
 // caller's token expires.
 var errTokenExpired = errors.New("the caller's token expired")

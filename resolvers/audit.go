@@ -35,8 +35,11 @@ func auditCollector(ctx context.Context) (*audit.Collector, bool) {
 // AuditOperations gives every operation a collector of the @pii fields it
 // returns and, when a response is done and returned any, writes one record
 // to the trail (a subscription writes one per event that returned any).
-// When the trail is closed for failure, the response is replaced by an
-// AUDIT_UNAVAILABLE error with no data: what cannot be recorded is not shown.
+// When a closed-mode trail then fails to take the record (its buffer
+// filled while the operation ran), the response is replaced by an
+// AUDIT_UNAVAILABLE error with no data: what cannot be recorded is not
+// shown. (A trail already refusing when a field came up withheld that
+// field alone; see AuditFields.)
 func (r *Resolver) AuditOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	c := audit.NewCollector()
 	h := next(context.WithValue(ctx, auditKey{}, c))
@@ -70,7 +73,7 @@ func (r *Resolver) AuditOperations(ctx context.Context, next graphql.OperationHa
 		}
 		return &graphql.Response{
 			Errors: gqlerror.List{{
-				Message:    "personal data withheld: the audit trail is unavailable",
+				Message:    errAuditWithheld.Error(),
 				Extensions: map[string]any{"code": CodeAuditUnavailable},
 			}},
 			Extensions: resp.Extensions,
@@ -79,13 +82,23 @@ func (r *Resolver) AuditOperations(ctx context.Context, next graphql.OperationHa
 	}
 }
 
+// errAuditWithheld is a @pii field withheld, unresolved, because the trail
+// in closed mode cannot keep a record now.
+var errAuditWithheld = fmt.Errorf("personal data withheld: %w", audit.ErrUnavailable)
+
 // AuditFields records, for a field marked @pii (the set is read once from
 // the schema), the entity it is on when its value is returned non-null.
-// Every other field passes through at the cost of one map lookup.
+// While a closed-mode trail cannot keep records (Trail.Refusing), such a
+// field is withheld before it is resolved: null with AUDIT_UNAVAILABLE,
+// the rest of the response intact. Every other field passes through at the
+// cost of one map lookup.
 func (r *Resolver) AuditFields(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !r.piiFields.Has(fc.Object, fc.Field.Name) {
 		return next(ctx)
+	}
+	if r.audit.Refusing() {
+		return nil, errAuditWithheld
 	}
 	res, err := next(ctx)
 	if err != nil || isNil(res) {

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/stacker/stacker/audit"
 	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/live"
@@ -193,6 +194,8 @@ func classify(err error) (code, service, msg string) {
 	switch {
 	case errors.As(err, &den):
 		return CodeUnauthorizedFieldOrType, "", den.Error()
+	case errors.Is(err, audit.ErrUnavailable):
+		return CodeAuditUnavailable, "", errAuditWithheld.Error()
 	case errors.Is(err, live.ErrTooManyOnConn):
 		return CodeTooManySubs, "", live.ErrTooManyOnConn.Error()
 	case errors.Is(err, live.ErrTooManyOnReplica):
@@ -389,8 +392,13 @@ func (a argError) message(cause error) string {
 // logged, and the stack of a panic.
 func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error, logged string) {
 	level := slog.LevelError
-	if code == CodeBadUserInput || code == CodeNotFound || code == CodeUnauthorizedFieldOrType {
+	switch code {
+	case CodeBadUserInput, CodeNotFound, CodeUnauthorizedFieldOrType:
 		level = slog.LevelInfo
+	case CodeAuditUnavailable:
+		// The trail logged its failure as an error; a response can withhold
+		// hundreds of fields while it lasts.
+		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
 		slog.String("code", code),
