@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -153,6 +154,13 @@ func TestAuthorizationPolicies(t *testing.T) {
 
 	t.Run("closed case's documents: not for a case manager, same error either way", func(t *testing.T) {
 		data, errs := doAs(t, e, staffToken(t, p, k, "case_manager", strconv.FormatInt(manager, 10)), q)
+		// Nor are they fetched: the case's status decides, before the
+		// planner's documents call.
+		var out json.RawMessage
+		e.doWith(t, authHeader(staffToken(t, p, k, "case_manager", ""), "closed-docs-manager"), q, nil, &out)
+		if n := callsFor(calls(), "closed-docs-manager"); n["documents"] != 0 || n["cases"] != 1 {
+			t.Errorf("calls %v: want the cases alone, the closed cases' documents unfetched", n)
+		}
 		checkErrors(t, errs, []string{"a.documents", "b.documents"})
 		if len(errs) == 2 && errs[0].Message != errs[1].Message {
 			t.Errorf("the messages tell the cases apart: %q, %q", errs[0].Message, errs[1].Message)
@@ -165,6 +173,11 @@ func TestAuthorizationPolicies(t *testing.T) {
 
 	t.Run("closed case's documents: for a medical advisor", func(t *testing.T) {
 		data, errs := doAs(t, e, staffToken(t, p, k, "medical_advisor", ""), q)
+		var out json.RawMessage
+		e.doWith(t, authHeader(staffToken(t, p, k, "medical_advisor", ""), "closed-docs-advisor"), q, nil, &out)
+		if n := callsFor(calls(), "closed-docs-advisor"); n["documents"] == 0 || n["cases"] != 1 {
+			t.Errorf("calls %v: want one cases call and the documents fetched", n)
+		}
 		if len(errs) > 0 {
 			t.Fatal(jsonString(errs))
 		}

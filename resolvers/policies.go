@@ -186,6 +186,46 @@ func prefetchPolicyNeeds[T any](p *planner, ctx context.Context, o *object[T], v
 	}
 }
 
+// permitted is the values of vs whose field the caller may see, when the
+// field's policies are decided without loading anything for o (a case's
+// status decides caseOpen on Case.documents): the planner then fetches the
+// field for those alone, as the resolvers deny it, unfetched, for the rest.
+// When deciding needs a load, or on any error, it is all of vs: the
+// resolvers decide then.
+func permitted[T any](p *planner, ctx context.Context, o *object[T], vs []T, field string) []T {
+	if p.access == nil || p.rels.policies == nil {
+		return vs
+	}
+	pols := p.access.Policies(o.name, field)
+	if len(pols) == 0 {
+		return vs
+	}
+	id, ok := p.access.Caller()
+	c := caller{Identity: id, ok: ok}
+	for _, anyOf := range pols {
+		for _, d := range p.rels.needs(c, anyOf) {
+			for _, r := range o.rels {
+				if r.declared() == d {
+					return vs
+				}
+			}
+		}
+	}
+	out := vs[:0:0]
+	for _, v := range vs {
+		ok, err := authz.AllowsPolicies(pols, func(name string) (bool, error) {
+			return p.rels.policies[name].allows(ctx, c, v)
+		})
+		if err != nil {
+			return vs
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // needs is what deciding anyOf (an OR of ANDs of policy names) for c
 // loads: nothing when an alternative holds by the caller alone; else the
 // needs of the undecided policies of the alternatives not refused by the

@@ -366,7 +366,7 @@ func walk[T any](p *planner, ctx context.Context, o *object[T], vs []T, sel ast.
 		names = append(names, f.Name)
 		for _, r := range o.rels {
 			if r.declared().name == f.Name {
-				r.prefetch(p, ctx, vs, f.Selections)
+				r.prefetch(p, ctx, permitted(p, ctx, o, vs, f.Name), f.Selections)
 				done[r.declared()] = true
 				break
 			}
