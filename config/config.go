@@ -91,6 +91,10 @@ type Server struct {
 	// memory for a fifth less CPU. When GOGC is set, Go has applied it
 	// already (by its own rules) and GCPercent is 0: leave it be.
 	GCPercent int `env:"GOGC" default:"400" custom:"true"`
+	// CompiledExecution answers plain queries in one pass over the loaded
+	// values instead of through gqlgen's executor (resolvers/compiled.go);
+	// false leaves every operation to gqlgen.
+	CompiledExecution bool `env:"STACKER_COMPILED_EXECUTION" default:"true"`
 }
 
 // Upstream is how the gateway calls the services: where they are, the

@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 			return nil, fmt.Errorf("listening on %s (STACKER_DEBUG_ADDR): %w", cfg.Server.DebugAddr, err)
 		}
 		g.listeners = append(g.listeners, dln)
-		g.servers = append(g.servers, &http.Server{Handler: debugserver.Handler(auditCounters(trail)), ReadHeaderTimeout: 10 * time.Second})
+		g.servers = append(g.servers, &http.Server{Handler: debugserver.Handler(counters(res, trail)), ReadHeaderTimeout: 10 * time.Second})
 	}
 	return g, nil
 }

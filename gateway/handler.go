@@ -77,6 +77,11 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		srv.AroundOperations(res.AuditOperations)
 		srv.AroundFields(res.AuditFields)
 	}
+	if cfg.Server.CompiledExecution {
+		// Last: it needs the loaders, deadline and audit collector the
+		// middlewares above put in place.
+		srv.AroundOperations(res.CompiledOperations)
+	}
 	srv.AroundResponses(graphqlhttp.LimitErrors(cfg.MaxErrors))
 	srv.AroundResponses(resolvers.SortErrors)
 	return srv
@@ -116,14 +121,17 @@ func newAuditTrail(cfg config.Config, log *slog.Logger, stderr io.Writer) (*audi
 	}), nil
 }
 
-// auditCounters are the trail's counters for the operators' listener; nil
-// when auditing is off.
-func auditCounters(trail *audit.Trail) func() map[string]int64 {
-	if trail == nil {
-		return nil
-	}
+// counters are the gateway's own counters for the operators' listener:
+// the audit trail's records (when auditing) and the compiled path's
+// answers.
+func counters(res *resolvers.Resolver, trail *audit.Trail) func() map[string]int64 {
 	return func() map[string]int64 {
-		return map[string]int64{"audit_records_written": trail.Written(), "audit_records_lost": trail.Lost()}
+		cs := res.CompiledStats()
+		m := map[string]int64{"compiled_answered": cs.Answered, "compiled_handed_over": cs.HandedOver}
+		if trail != nil {
+			m["audit_records_written"], m["audit_records_lost"] = trail.Written(), trail.Lost()
+		}
+		return m
 	}
 }
 

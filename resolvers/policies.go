@@ -126,24 +126,27 @@ func newPolicies(rs *relations) map[string]policy {
 // *authz.Error when not. The verdict comes before the field's value is
 // resolved, so the error is the same whether the value exists or not.
 func (r *Resolver) checkPolicies(ctx context.Context, a *authz.Access, fc *graphql.FieldContext, pols [][][]string) error {
-	id, ok := a.Caller()
-	c := caller{Identity: id, ok: ok}
-	e := parentEntity(fc)
-	allowed, err := authz.AllowsPolicies(pols, func(name string) (bool, error) {
-		p, ok := r.rels.policies[name]
-		if !ok {
-			return false, nil // unreachable: New refuses such a schema
-		}
-		return p.allows(ctx, c, e)
-	})
-	coord := authz.Coordinate{Type: fc.Object, Field: fc.Field.Name}
+	allowed, err := r.policiesAllow(ctx, a, parentEntity(fc), pols)
 	if err != nil {
 		return err
 	}
 	if !allowed {
-		return &authz.Error{Coordinate: coord, Needs: authz.Rule{Policies: pols}}
+		return &authz.Error{Coordinate: authz.Coordinate{Type: fc.Object, Field: fc.Field.Name}, Needs: authz.Rule{Policies: pols}}
 	}
 	return nil
+}
+
+// policiesAllow decides pols for the caller of a and entity.
+func (r *Resolver) policiesAllow(ctx context.Context, a *authz.Access, entity any, pols [][][]string) (bool, error) {
+	id, ok := a.Caller()
+	c := caller{Identity: id, ok: ok}
+	return authz.AllowsPolicies(pols, func(name string) (bool, error) {
+		p, ok := r.rels.policies[name]
+		if !ok {
+			return false, nil // unreachable: New refuses such a schema
+		}
+		return p.allows(ctx, c, entity)
+	})
 }
 
 // parentEntity is the object the field of fc is on: its parent field's

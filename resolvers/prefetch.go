@@ -182,6 +182,43 @@ type operationState struct {
 	rels     *relations
 	access   *authz.Access // nil: authorization not enforced
 	rootOnce sync.Once
+
+	// roots are the results of the operation's root resolvers, by field
+	// (see rootResult).
+	mu    sync.Mutex
+	roots map[*ast.Field]rootValue
+}
+
+type rootValue struct {
+	v   any
+	err error
+}
+
+// rootResult runs compute once per root field of the operation and
+// remembers its result: when the compiled path (compiled.go) hands an
+// operation back to gqlgen, the root resolvers it already ran answer from
+// here rather than calling their service a second time.
+func rootResult[T any](ctx context.Context, compute func() (T, error)) (T, error) {
+	st, _ := ctx.Value(opStateKey{}).(*operationState)
+	fc := graphql.GetFieldContext(ctx)
+	if st == nil || fc == nil || fc.Field.Field == nil {
+		return compute()
+	}
+	st.mu.Lock()
+	if rv, ok := st.roots[fc.Field.Field]; ok {
+		st.mu.Unlock()
+		v, _ := rv.v.(T)
+		return v, rv.err
+	}
+	st.mu.Unlock()
+	v, err := compute()
+	st.mu.Lock()
+	if st.roots == nil {
+		st.roots = map[*ast.Field]rootValue{}
+	}
+	st.roots[fc.Field.Field] = rootValue{v: v, err: err}
+	st.mu.Unlock()
+	return v, err
 }
 
 type opStateKey struct{}

@@ -86,6 +86,32 @@ type edge[T any] interface {
 	// prefetch claims the relation for all of from at once, and below
 	// them what sel selects.
 	prefetch(p *planner, ctx context.Context, from []T, sel ast.SelectionSet)
+	// value is the relation's value for from, as its resolver returns it,
+	// for the compiled path (compiled.go), which holds values untyped.
+	value(ctx context.Context, l *loaders.Loaders, from T) (any, error)
+}
+
+// anyObject is an object whose values are held untyped: the compiled path
+// follows a relation by the parent's GraphQL type and field name.
+type anyObject interface {
+	// relation is the value of the relation field of from; ok is false
+	// when field is not a relation of the object (or from is not one of
+	// its values).
+	relation(ctx context.Context, l *loaders.Loaders, field string, from any) (v any, ok bool, err error)
+}
+
+func (o *object[T]) relation(ctx context.Context, l *loaders.Loaders, field string, from any) (any, bool, error) {
+	t, ok := from.(T)
+	if !ok {
+		return nil, false, nil
+	}
+	for _, r := range o.rels {
+		if r.declared().name == field {
+			v, err := r.value(ctx, l, t)
+			return v, true, err
+		}
+	}
+	return nil, false, nil
 }
 
 // toOne is a relation to one value by a key the parent holds.
@@ -106,6 +132,10 @@ func (r *toOne[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) (V, 
 		return zero, nil
 	}
 	return r.to.byID(l).Load(ctx, k)
+}
+
+func (r *toOne[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (any, error) {
+	return r.load(ctx, l, from)
 }
 
 func (r *toOne[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
@@ -132,6 +162,10 @@ func (r *toMany[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) ([]
 	return r.loader(l).Load(ctx, r.key(from))
 }
 
+func (r *toMany[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (any, error) {
+	return r.load(ctx, l, from)
+}
+
 func (r *toMany[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
 	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), below(p, ctx, r.to, sel))
 }
@@ -143,6 +177,10 @@ type oneOf[P, V any] struct {
 	toMany[P, V]
 	id   func(P) int // the id of the value wanted
 	idOf func(V) int
+}
+
+func (r *oneOf[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (any, error) {
+	return r.load(ctx, l, from)
 }
 
 func (r *oneOf[P, V]) load(ctx context.Context, l *loaders.Loaders, from P) (V, error) {
@@ -221,6 +259,8 @@ type relations struct {
 	lookups map[string]rootLookup
 	// policies are the named policies of @policy (policies.go).
 	policies map[string]policy
+	// objects are the object types above by GraphQL name.
+	objects map[string]anyObject
 }
 
 // newRelations declares every field that crosses into another service.
@@ -298,6 +338,13 @@ func newRelations() *relations {
 	rs.root("Mutation", "updateCase", graphqlhttp.ListSize{})
 	rs.root("Mutation", "scheduleAppointment", graphqlhttp.ListSize{})
 	rs.policies = newPolicies(rs)
+	rs.objects = map[string]anyObject{
+		rs.Case.name: rs.Case, rs.Patient.name: rs.Patient, rs.Insurer.name: rs.Insurer,
+		rs.StaffMember.name: rs.StaffMember, rs.Doctor.name: rs.Doctor, rs.Clinic.name: rs.Clinic,
+		rs.Appointment.name: rs.Appointment, rs.Document.name: rs.Document,
+		rs.CaseUpdatedEvent.name: rs.CaseUpdatedEvent, rs.DocumentUploadedEvent.name: rs.DocumentUploadedEvent,
+		rs.AppointmentScheduledEvent.name: rs.AppointmentScheduledEvent,
+	}
 	return rs
 }
 

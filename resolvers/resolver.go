@@ -15,6 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -65,6 +68,16 @@ type Resolver struct {
 	// nil: no auditing.
 	audit     *audit.Trail
 	piiFields audit.Fields
+
+	// The compiled path's (compiled.go): its counters,
+	// the size of its last answer (to size the next buffer), the Query
+	// resolver's methods and how to read each model field.
+	compiledAnswered   atomic.Int64
+	compiledHandedOver atomic.Int64
+	compiledSizeHint   atomic.Int64
+	rootMethodsOnce    sync.Once
+	rootMethodsByField map[string]reflect.Value
+	accessors          sync.Map // accessorKey -> func(reflect.Value) any
 }
 
 // New returns the resolver root. It fails when the schema's authorization

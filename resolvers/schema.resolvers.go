@@ -78,39 +78,57 @@ func (r *patientResolver) Cases(ctx context.Context, obj *model.Patient) ([]*mod
 }
 
 func (r *queryResolver) Cases(ctx context.Context, status []model.CaseStatus, assigneeID *int, first *int, after *string) (*model.CaseConnection, error) {
-	return r.listCases(ctx, status, assigneeID, first, after)
+	return rootResult(ctx, func() (*model.CaseConnection, error) {
+		return r.listCases(ctx, status, assigneeID, first, after)
+	})
 }
 
 func (r *queryResolver) Case(ctx context.Context, id int) (*model.Case, error) {
-	return r.rels.queryCase.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.Case, error) {
+		return r.rels.queryCase.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *queryResolver) Patient(ctx context.Context, id int) (*model.Patient, error) {
-	return r.rels.queryPatient.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.Patient, error) {
+		return r.rels.queryPatient.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *queryResolver) SearchPatients(ctx context.Context, query string, first *int) ([]*model.Patient, error) {
-	return r.searchPatients(ctx, query, first)
+	return rootResult(ctx, func() ([]*model.Patient, error) {
+		return r.searchPatients(ctx, query, first)
+	})
 }
 
 func (r *queryResolver) StaffMember(ctx context.Context, id int) (*model.StaffMember, error) {
-	return r.rels.queryStaffMember.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.StaffMember, error) {
+		return r.rels.queryStaffMember.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *queryResolver) Doctor(ctx context.Context, id int) (*model.Doctor, error) {
-	return r.rels.queryDoctor.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.Doctor, error) {
+		return r.rels.queryDoctor.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *queryResolver) DoctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error) {
-	return r.doctorsBySpecialty(ctx, specialty, first)
+	return rootResult(ctx, func() ([]*model.Doctor, error) {
+		return r.doctorsBySpecialty(ctx, specialty, first)
+	})
 }
 
 func (r *queryResolver) Clinic(ctx context.Context, id int) (*model.Clinic, error) {
-	return r.rels.queryClinic.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.Clinic, error) {
+		return r.rels.queryClinic.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *queryResolver) Insurer(ctx context.Context, id int) (*model.Insurer, error) {
-	return r.rels.queryInsurer.resolve(ctx, r.Resolver, id)
+	return rootResult(ctx, func() (*model.Insurer, error) {
+		return r.rels.queryInsurer.resolve(ctx, r.Resolver, id)
+	})
 }
 
 func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan *model.CaseUpdatedEvent, error) {
