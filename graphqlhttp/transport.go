@@ -369,6 +369,8 @@ func (t *Transport) run(r *http.Request, exec graphql.GraphExecutor, media strin
 		errcode.Set(err, CodeMethodNotAllowed)
 		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}), http.StatusMethodNotAllowed
 	}
+	// This transport answers once, so @defer is ignored (see defer.go).
+	inlineDefers(rc)
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
 	if resp == nil {

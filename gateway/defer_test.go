@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// The @defer tests: deferred fields must never be dropped. A client that
+// cannot read incremental delivery gets them inline, in an answer equal to
+// the same query's without @defer.
+
+// post sends one GraphQL request (body is marshalled unless it is already
+// []byte) with the given Accept header and returns the response with its
+// body read.
+func (e *testEnv) post(t testing.TB, accept string, body any) (*http.Response, []byte) {
+	t.Helper()
+	raw, ok := body.([]byte)
+	if !ok {
+		raw, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return e.send(t, req)
+}
+
+func (e *testEnv) send(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", req.Method, err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	return resp, got
+}
+
+// deferCases are deferred queries, each with the same query written without
+// @defer. deferred(...) in the patients service fails them when asked.
+var deferCases = []struct {
+	name, query, plain string
+	vars               map[string]any
+}{
+	{
+		name:  "inline fragment",
+		query: `{ case(id: 1) { id ... @defer { patient { fullName } } } }`,
+		plain: `{ case(id: 1) { id patient { fullName } } }`,
+	},
+	{
+		name:  "named fragment",
+		query: `{ case(id: 1) { id ...P @defer } } fragment P on Case { patient { fullName } }`,
+		plain: `{ case(id: 1) { id patient { fullName } } }`,
+	},
+	{
+		name:  "inside a fragment",
+		query: `{ case(id: 1) { ...C } } fragment C on Case { id ... on Case @defer { patient { fullName } } }`,
+		plain: `{ case(id: 1) { id patient { fullName } } }`,
+	},
+	{
+		name:  "nested and labelled",
+		query: `{ case(id: 1) { id ... @defer(label: "patient") { patient { fullName ... @defer(label: "insurer") { insurer { name } } } } } }`,
+		plain: `{ case(id: 1) { id patient { fullName insurer { name } } } }`,
+	},
+	{
+		name:  "if false",
+		query: `{ case(id: 1) { id ... @defer(if: false) { patient { fullName } } } }`,
+		plain: `{ case(id: 1) { id patient { fullName } } }`,
+	},
+	{
+		name:  "if a variable",
+		query: `query($d: Boolean!) { case(id: 1) { id ... @defer(if: $d) { patient { fullName } } } }`,
+		plain: `{ case(id: 1) { id patient { fullName } } }`,
+		vars:  map[string]any{"d": true},
+	},
+	{
+		name:  "in a list",
+		query: `{ cases(first: 5) { nodes { id ... @defer { patient { fullName } assignee { name } } } } }`,
+		plain: `{ cases(first: 5) { nodes { id patient { fullName } assignee { name } } } }`,
+	},
+}
+
+// withoutLocations is an answer with its errors' locations left out (the
+// deferred query's fields sit elsewhere in its text), in a canonical form.
+func withoutLocations(t testing.TB, raw []byte) string {
+	t.Helper()
+	var v struct {
+		Errors []map[string]any `json:"errors,omitempty"`
+		Data   json.RawMessage  `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("answer %q: %v", raw, err)
+	}
+	for _, e := range v.Errors {
+		delete(e, "locations")
+	}
+	return jsonString(v)
+}
+
+// TestDeferInline: without multipart/mixed in Accept, every deferred field
+// arrives in the one answer, which is byte for byte the plain query's, with
+// the services up or with the deferred part's service failing.
+func TestDeferInline(t *testing.T) {
+	e := startStacker(t, nil)
+	for _, accept := range []string{"", "application/json", "application/graphql-response+json"} {
+		for _, failing := range []bool{false, true} {
+			for _, tc := range deferCases {
+				name := tc.name + "/accept=" + accept
+				if failing {
+					name += "/patients failing"
+				}
+				t.Run(name, func(t *testing.T) {
+					if failing {
+						e.Faults.set("patients", http.StatusInternalServerError)
+						defer e.Faults.set("patients", 0)
+					}
+					resp, got := e.post(t, accept, map[string]any{"query": tc.query, "variables": tc.vars})
+					_, want := e.post(t, accept, map[string]any{"query": tc.plain})
+					if ct := resp.Header.Get("Content-Type"); ct == "" || ct[:9] == "multipart" {
+						t.Errorf("Content-Type %q", ct)
+					}
+					if withoutLocations(t, got) != withoutLocations(t, want) {
+						t.Errorf("deferred:\n%s\nplain:\n%s", got, want)
+					}
+					if !bytes.Contains(got, []byte(`"fullName"`)) && !bytes.Contains(got, []byte(`"path":["case`)) {
+						t.Errorf("neither the deferred field nor its error: %s", got)
+					}
+					if failing && !bytes.Contains(got, []byte(`"UPSTREAM_UNAVAILABLE"`)) {
+						t.Errorf("no error for the failing deferred part: %s", got)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestDeferInlineGETAndBatches: a GET, and every operation of a batch, get
+// their deferred fields inline too.
+func TestDeferInlineGETAndBatches(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_BATCH_MAX": "5"})
+	const deferred = `{ case(id: 2) { id ... @defer { patient { fullName } } } }`
+	const plain = `{ case(id: 2) { id patient { fullName } } }`
+	_, want := e.post(t, "", map[string]any{"query": plain})
+	if !bytes.Contains(want, []byte(`"fullName":"`)) {
+		t.Fatalf("plain query: %s", want)
+	}
+
+	req, _ := http.NewRequest("GET", e.URL+"?query="+url.QueryEscape(deferred), nil)
+	req.Header.Set("Accept", "application/json")
+	if _, got := e.send(t, req); !bytes.Equal(got, want) {
+		t.Errorf("GET:\n%s\nwant:\n%s", got, want)
+	}
+
+	_, got := e.post(t, "", []map[string]any{{"query": deferred}, {"query": plain}})
+	if wantBatch := "[" + string(want) + "," + string(want) + "]"; string(got) != wantBatch {
+		t.Errorf("batch:\n%s\nwant:\n%s", got, wantBatch)
+	}
+}
+
+// TestDeferInMutations: gqlgen would leave a mutation's deferred fields
+// null; they come inline.
+func TestDeferInMutations(t *testing.T) {
+	e := startStacker(t, nil)
+	var got struct {
+		UpdateCase struct {
+			Case struct {
+				ID      string
+				Patient *struct{ FullName string }
+			}
+		}
+	}
+	e.mustDo(t, `mutation { updateCase(input: {id: 3, priority: HIGH}) { case { id ... @defer { patient { fullName } } } } }`, nil, &got)
+	if got.UpdateCase.Case.Patient == nil || got.UpdateCase.Case.Patient.FullName == "" {
+		t.Errorf("deferred field of a mutation: %+v", got)
+	}
+}
+
+// TestDeferBatchesLikeAnyLevel: a deferred relation is claimed with its
+// level by the planner: fifty cases with a deferred patient make one
+// patients call, not fifty.
+func TestDeferBatchesLikeAnyLevel(t *testing.T) {
+	e := startStacker(t, nil)
+	const q = `{ cases(first: 50) { nodes { id ... @defer { patient { fullName ... @defer { insurer { name } } } } } } }`
+	e.Demo.ResetCounts()
+	var got struct {
+		Cases struct {
+			Nodes []struct {
+				ID      string
+				Patient *struct {
+					FullName string
+					Insurer  *struct{ Name string }
+				}
+			}
+		}
+	}
+	e.mustDo(t, q, nil, &got)
+	if len(got.Cases.Nodes) != 50 {
+		t.Fatalf("%d cases", len(got.Cases.Nodes))
+	}
+	for i, n := range got.Cases.Nodes {
+		if n.Patient == nil || n.Patient.FullName == "" || n.Patient.Insurer == nil || n.Patient.Insurer.Name == "" {
+			t.Fatalf("case %d: deferred fields missing: %+v", i, n)
+		}
+	}
+	if diff := countDiff(e.Demo.Snapshot(), map[string]int64{"cases": 1, "patients": 1, "insurers": 1}); diff != "" {
+		t.Error(diff)
+	}
+}
