@@ -64,3 +64,37 @@ func TestInlineDefers(t *testing.T) {
 		})
 	}
 }
+
+func TestAcceptsMultipart(t *testing.T) {
+	tests := []struct {
+		accept    string
+		multipart bool
+		media     string // what negotiate picks for an answer sent whole
+	}{
+		{accept: "", media: mediaJSON},
+		{accept: "application/json", media: mediaJSON},
+		{accept: "multipart/mixed;deferSpec=20220824, application/json", multipart: true, media: mediaJSON},
+		{accept: "multipart/mixed;deferSpec=20220824,application/graphql-response+json,application/json;q=0.9", multipart: true, media: mediaGraphQLResponse},
+		{accept: "multipart/mixed", multipart: true, media: mediaJSON},
+		{accept: `multipart/mixed; boundary="-"; deferSpec=20220824`, multipart: true, media: mediaJSON},
+		{accept: "multipart/mixed;q=0, application/json", media: mediaJSON},
+		{accept: "multipart/mixed;deferSpec=20990101, application/json", media: mediaJSON},
+		{accept: "multipart/mixed;incrementalSpec=v0.2,application/graphql-response+json", media: mediaGraphQLResponse},
+		{accept: "multipart/mixed;boundary=graphql;subscriptionSpec=1.0,application/json", media: mediaJSON},
+		{accept: "text/html", media: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.accept, func(t *testing.T) {
+			accept := []string{tc.accept}
+			if tc.accept == "" {
+				accept = nil
+			}
+			if got := acceptsMultipart(accept); got != tc.multipart {
+				t.Errorf("acceptsMultipart = %v, want %v", got, tc.multipart)
+			}
+			if got, _ := negotiate(accept); got != tc.media {
+				t.Errorf("negotiate = %q, want %q", got, tc.media)
+			}
+		})
+	}
+}
