@@ -215,3 +215,32 @@ func TestDeferBatchesLikeAnyLevel(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestStreamRefused: gqlgen does not implement @stream, so the schema does
+// not declare it and a document using it is refused, saying so, rather than
+// run with the list delivered whole to a client waiting for it in parts.
+func TestStreamRefused(t *testing.T) {
+	e := startStacker(t, nil)
+	resp, body := e.post(t, acceptApollo4, map[string]any{"query": `{ cases(first: 5) { nodes @stream(initialCount: 1) { id } } }`})
+	var got struct {
+		Data   json.RawMessage
+		Errors []gqlError
+	}
+	json.Unmarshal(body, &got)
+	if resp.StatusCode != http.StatusBadRequest || got.Data != nil || len(got.Errors) != 1 ||
+		got.Errors[0].Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" || got.Errors[0].Message[:27] != "@stream is not supported: l" {
+		t.Errorf("%d %s", resp.StatusCode, body)
+	}
+
+	var schema struct {
+		Schema struct{ Directives []struct{ Name string } } `json:"__schema"`
+	}
+	e.mustDo(t, `{ __schema { directives { name } } }`, nil, &schema)
+	names := map[string]bool{}
+	for _, d := range schema.Schema.Directives {
+		names[d.Name] = true
+	}
+	if !names["defer"] || names["stream"] {
+		t.Errorf("directives %v: want defer and not stream", names)
+	}
+}
