@@ -8,12 +8,15 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stacker/stacker/auth/authtest"
 	"github.com/stacker/stacker/demo"
 )
 
@@ -81,16 +84,30 @@ func checkSequence(t testing.TB, ps []payload) {
 	}
 }
 
-// assemble merges the later payloads into the initial data at their paths,
-// as a client does, and returns the answer in withoutLocations' form, errors
-// in path order (each payload sorts its own).
+// assemble is merge's answer in withoutLocations' form, errors in path
+// order (each payload sorts its own).
 func assemble(t testing.TB, ps []payload) string {
 	t.Helper()
-	var data any
+	data, errs := merge(t, ps)
+	slices.SortStableFunc(errs, func(a, b gqlError) int { return strings.Compare(a.pathString(), b.pathString()) })
+	for i := range errs {
+		errs[i].Locations = nil
+	}
+	merged, _ := json.Marshal(struct {
+		Errors []gqlError `json:"errors,omitempty"`
+		Data   any        `json:"data"`
+	}{errs, data})
+	return withoutLocations(t, merged)
+}
+
+// merge merges the later payloads into the initial data at their paths, as
+// a client does, and collects every payload's errors.
+func merge(t testing.TB, ps []payload) (data any, errs []gqlError) {
+	t.Helper()
 	if err := json.Unmarshal(ps[0].Data, &data); err != nil {
 		t.Fatalf("initial data %s: %v", ps[0].Data, err)
 	}
-	errs := ps[0].Errors
+	errs = ps[0].Errors
 	apply := func(p payload) {
 		if p.Path == nil {
 			t.Errorf("a later payload has no path: %+v", p)
@@ -125,15 +142,7 @@ func assemble(t testing.TB, ps []payload) string {
 			apply(p) // gqlgen's form, over Server-Sent Events
 		}
 	}
-	slices.SortStableFunc(errs, func(a, b gqlError) int { return strings.Compare(a.pathString(), b.pathString()) })
-	for i := range errs {
-		errs[i].Locations = nil
-	}
-	merged, _ := json.Marshal(struct {
-		Errors []gqlError `json:"errors,omitempty"`
-		Data   any        `json:"data"`
-	}{errs, data})
-	return withoutLocations(t, merged)
+	return data, errs
 }
 
 // TestDeferMultipart: a client that reads multipart/mixed gets the initial
@@ -281,5 +290,117 @@ func TestDeferServerSentEvents(t *testing.T) {
 	_, plain := e.post(t, "", map[string]any{"query": tc.plain})
 	if got, want := assemble(t, ps), withoutLocations(t, plain); got != want {
 		t.Errorf("assembled:\n%s\nplain:\n%s", got, want)
+	}
+}
+
+// TestDeferAuthorization: a deferred field the caller may not see is null
+// with UNAUTHORIZED_FIELD_OR_TYPE at its path, in the deferred payload, and
+// its service is never called; inline the same.
+func TestDeferAuthorization(t *testing.T) {
+	k := authtest.RSAKey(t, "k1")
+	p := authtest.NewProvider(t, k)
+	demoEnv := startStacker(t, nil)
+	env, calls := recordCalls(t, demoEnv)
+	e := startStacker(t, authEnv(p, env))
+	token := scopedToken(t, p, k, "alice", "cases:read", "patients:read")
+	const q = `{ case(id: "1") { id ... @defer(label: "more") { documents { id } patient { fullName } } } }`
+	for _, accept := range []string{acceptApollo4, "application/json"} {
+		t.Run(accept, func(t *testing.T) {
+			before := len(calls())
+			raw, _ := json.Marshal(map[string]any{"query": q})
+			req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", accept)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, body := e.send(t, req)
+			var data any
+			var errs []gqlError
+			if accept == acceptApollo4 {
+				ps := readMultipart(t, resp, body)
+				checkSequence(t, ps)
+				if len(ps[0].Errors) != 0 || len(ps) != 2 || len(ps[1].Incremental) != 1 || len(ps[1].Incremental[0].Errors) != 1 {
+					t.Fatalf("want the error in the deferred payload:\n%s", body)
+				}
+				data, errs = merge(t, ps)
+			} else {
+				var r struct {
+					Data   any
+					Errors []gqlError
+				}
+				json.Unmarshal(body, &r)
+				data, errs = r.Data, r.Errors
+			}
+			checkErrors(t, errs, []string{"case.documents"})
+			if got := jsonString(data); !strings.Contains(got, `"documents":null`) || !strings.Contains(got, `"fullName":"`) {
+				t.Errorf("data %s", got)
+			}
+			if n := callsPerService(calls(), before); n["documents"] != 0 || n["patients"] != 1 {
+				t.Errorf("calls %v: want patients and no documents", n)
+			}
+		})
+	}
+}
+
+// TestDeferAudit: the audit records of a deferred query, one per payload
+// that showed personal data, together name exactly the @pii fields the
+// payloads showed; inline, one record names them all.
+func TestDeferAudit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": "file:" + path})
+	for _, accept := range []string{acceptApollo4, "application/json"} {
+		op := "AuditDeferInline"
+		if accept == acceptApollo4 {
+			op = "AuditDeferStream"
+		}
+		t.Run(op, func(t *testing.T) {
+			q := "query " + op + ` { cases(first: 10) { nodes { id ... @defer { patient { id fullName ... @defer { email city } } } documents { id ... @defer { title } } } } }`
+			resp, body := e.post(t, accept, map[string]any{"query": q})
+			var data json.RawMessage
+			if accept == acceptApollo4 {
+				ps := readMultipart(t, resp, body)
+				checkSequence(t, ps)
+				merged, _ := merge(t, ps)
+				data, _ = json.Marshal(merged)
+			} else {
+				var r struct{ Data json.RawMessage }
+				json.Unmarshal(body, &r)
+				data = r.Data
+			}
+			want, _ := wantAudited(t, data)
+			if len(want["Patient"]) == 0 || len(want["Document"]) == 0 {
+				t.Fatalf("no personal data shown: %s", data)
+			}
+			// The records of the later payloads may still be on their way.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				rs := waitRecord(t, path, op)
+				got := map[string]map[string][]string{}
+				for _, r := range rs {
+					for typ, ids := range r.Fields {
+						if got[typ] == nil {
+							got[typ] = map[string][]string{}
+						}
+						for id, fs := range ids {
+							for _, f := range fs {
+								if !contains(got[typ][id], f) {
+									got[typ][id] = append(got[typ][id], f)
+								}
+							}
+							got[typ][id] = sortedCopy(got[typ][id])
+						}
+					}
+				}
+				if reflect.DeepEqual(got, want) {
+					if accept != acceptApollo4 && len(rs) != 1 {
+						t.Errorf("%d records for one answer", len(rs))
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("audited\n%v\nthe payloads showed\n%v", got, want)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
 }
