@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -402,5 +403,54 @@ func TestDeferAudit(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestApolloClientDefer: the real Apollo Client 4, with its
+// Defer20220824Handler, asks for multipart/mixed, reads the streamed
+// payloads and ends with the deferred fields filled in, nested ones too.
+func TestApolloClientDefer(t *testing.T) {
+	needTool(t, "../e2e/node_modules/@apollo/client", "run ./test.sh, or npm ci in e2e/")
+	e := startStacker(t, nil)
+	out, err := exec.Command("node", "../e2e/defer.mjs", e.URL, "7").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("defer.mjs: %v\n%s\n%s", err, out, stderr)
+	}
+	var got struct {
+		ContentTypes []string
+		States       []string
+		Data         struct {
+			Case struct {
+				ID, Status string
+				Patient    *struct {
+					ID, FullName string
+					Insurer      *struct{ ID, Name string }
+				}
+			}
+		}
+		Error *string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	t.Logf("Apollo Client: %s", out)
+	c, _ := e.Store.Case(7)
+	p, _ := e.Store.Patient(c.PatientID)
+	ins, _ := e.Store.Insurer(p.InsurerID)
+	if len(got.ContentTypes) != 1 || !strings.HasPrefix(got.ContentTypes[0], "multipart/mixed") {
+		t.Errorf("answered with %v, want one multipart/mixed answer", got.ContentTypes)
+	}
+	if got.Error != nil || got.Data.Case.ID != "7" {
+		t.Fatalf("error %v, data %+v", got.Error, got.Data)
+	}
+	if pt := got.Data.Case.Patient; pt == nil || pt.FullName != p.FirstName+" "+p.LastName || pt.Insurer == nil || pt.Insurer.Name != ins.Name {
+		t.Errorf("deferred fields: %s", out)
+	}
+	if len(got.States) == 0 || got.States[len(got.States)-1] != "complete" {
+		t.Errorf("states %v", got.States)
 	}
 }
