@@ -170,68 +170,52 @@ func TestDeferMultipart(t *testing.T) {
 		}
 	})
 	labels := map[string][]string{"nested and labelled": {"insurer", "patient"}}
-	// Failing last: the failures open the patients service's breaker.
-	for _, failing := range []bool{false, true} {
-		for _, accept := range []string{acceptApollo3, acceptApollo4, "multipart/mixed"} {
-			for _, tc := range deferCases {
-				name := tc.name + "/accept=" + accept
-				if failing {
-					name += "/patients failing"
-				}
-				t.Run(name, func(t *testing.T) {
-					if failing {
-						e.Faults.set("patients", http.StatusInternalServerError)
-						defer e.Faults.set("patients", 0)
-					}
-					resp, body := e.post(t, accept, map[string]any{"query": tc.query, "variables": tc.vars})
-					_, plain := e.post(t, "", map[string]any{"query": tc.plain})
-					if tc.name == "if false" {
-						// Nothing is deferred: one JSON answer.
-						if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/") {
-							t.Fatalf("Content-Type %q", ct)
-						}
-						if withoutLocations(t, body) != withoutLocations(t, plain) {
-							t.Errorf("got:\n%s\nplain:\n%s", body, plain)
-						}
-						return
-					}
-					ps := readMultipart(t, resp, body)
-					checkSequence(t, ps)
-					for i, p := range ps[1:] {
-						if p.Data != nil || len(p.Incremental) == 0 {
-							t.Errorf("payload %d is not incremental", i+1)
-						}
-					}
-					if got, want := assemble(t, ps), withoutLocations(t, plain); got != want {
-						t.Errorf("assembled:\n%s\nplain:\n%s\nbody:\n%s", got, want, body)
-					}
-					var got []string
-					for _, p := range ps[1:] {
-						for _, inc := range p.Incremental {
-							if inc.Label != "" {
-								got = append(got, inc.Label)
-							}
-						}
-					}
-					slices.Sort(got)
-					want := labels[tc.name]
-					if failing && want != nil {
-						want = []string{"patient"} // no patient, so nothing to defer below it
-					}
-					if !slices.Equal(got, want) {
-						t.Errorf("labels %v, want %v", got, want)
-					}
-					if failing {
-						// The failure is in the deferred payload, at its path.
-						if len(ps[0].Errors) != 0 || !strings.Contains(string(body), `"path":["case","patient"]`) && !strings.Contains(string(body), `"path":["cases","nodes",0,"patient"]`) {
-							t.Errorf("errors: %s", body)
-						}
-					}
-				})
+	forEachDeferCase(t, e, []string{acceptApollo3, acceptApollo4, "multipart/mixed"}, func(t *testing.T, tc deferCase, accept string, failing bool) {
+		resp, body := e.post(t, accept, map[string]any{"query": tc.query, "variables": tc.vars})
+		_, plain := e.post(t, "", map[string]any{"query": tc.plain})
+		if tc.name == "if false" {
+			// Nothing is deferred: one JSON answer.
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/") {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			if withoutLocations(t, body) != withoutLocations(t, plain) {
+				t.Errorf("got:\n%s\nplain:\n%s", body, plain)
+			}
+			return
+		}
+		ps := readMultipart(t, resp, body)
+		checkSequence(t, ps)
+		for i, p := range ps[1:] {
+			if p.Data != nil || len(p.Incremental) == 0 {
+				t.Errorf("payload %d is not incremental", i+1)
 			}
 		}
-	}
-
+		if got, want := assemble(t, ps), withoutLocations(t, plain); got != want {
+			t.Errorf("assembled:\n%s\nplain:\n%s\nbody:\n%s", got, want, body)
+		}
+		var got []string
+		for _, p := range ps[1:] {
+			for _, inc := range p.Incremental {
+				if inc.Label != "" {
+					got = append(got, inc.Label)
+				}
+			}
+		}
+		slices.Sort(got)
+		want := labels[tc.name]
+		if failing && want != nil {
+			want = []string{"patient"} // no patient, so nothing to defer below it
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("labels %v, want %v", got, want)
+		}
+		if failing {
+			// The failure is in the deferred payload, at its path.
+			if len(ps[0].Errors) != 0 || !strings.Contains(string(body), `"path":["case","patient"]`) && !strings.Contains(string(body), `"path":["cases","nodes",0,"patient"]`) {
+				t.Errorf("errors: %s", body)
+			}
+		}
+	})
 }
 
 // TestDeferMultipartDeadline: a deferred part slower than the operation's
@@ -300,14 +284,12 @@ func TestDeferServerSentEvents(t *testing.T) {
 func TestDeferAuthorization(t *testing.T) {
 	k := authtest.RSAKey(t, "k1")
 	p := authtest.NewProvider(t, k)
-	demoEnv := startStacker(t, nil)
-	env, calls := recordCalls(t, demoEnv)
-	e := startStacker(t, authEnv(p, env))
+	e := startStacker(t, authEnv(p, nil))
 	token := scopedToken(t, p, k, "alice", "cases:read", "patients:read")
 	const q = `{ case(id: "1") { id ... @defer(label: "more") { documents { id } patient { fullName } } } }`
 	for _, accept := range []string{acceptApollo4, "application/json"} {
 		t.Run(accept, func(t *testing.T) {
-			before := len(calls())
+			e.Demo.ResetCounts()
 			raw, _ := json.Marshal(map[string]any{"query": q})
 			req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(raw))
 			req.Header.Set("Content-Type", "application/json")
@@ -335,8 +317,8 @@ func TestDeferAuthorization(t *testing.T) {
 			if got := jsonString(data); !strings.Contains(got, `"documents":null`) || !strings.Contains(got, `"fullName":"`) {
 				t.Errorf("data %s", got)
 			}
-			if n := callsPerService(calls(), before); n["documents"] != 0 || n["patients"] != 1 {
-				t.Errorf("calls %v: want patients and no documents", n)
+			if diff := countDiff(e.Demo.Snapshot(), map[string]int64{"cases": 1, "patients": 1}); diff != "" {
+				t.Errorf("want patients and no documents: %s", diff)
 			}
 		})
 	}

@@ -44,12 +44,13 @@ func (e *testEnv) send(t testing.TB, req *http.Request) (*http.Response, []byte)
 	return resp, got
 }
 
-// deferCases are deferred queries, each with the same query written without
-// @defer. deferred(...) in the patients service fails them when asked.
-var deferCases = []struct {
+// deferCase is a deferred query and the same query written without @defer.
+type deferCase struct {
 	name, query, plain string
 	vars               map[string]any
-}{
+}
+
+var deferCases = []deferCase{
 	{
 		name:  "inline fragment",
 		query: `{ case(id: 1) { id ... @defer { patient { fullName } } } }`,
@@ -88,6 +89,29 @@ var deferCases = []struct {
 	},
 }
 
+// forEachDeferCase runs check on every deferCase with each Accept header,
+// first with the services up, then with the patients service (the deferred
+// parts' service) failing: last, since the failures open its breaker.
+func forEachDeferCase(t *testing.T, e *testEnv, accepts []string, check func(t *testing.T, tc deferCase, accept string, failing bool)) {
+	for _, failing := range []bool{false, true} {
+		for _, accept := range accepts {
+			for _, tc := range deferCases {
+				name := tc.name + "/accept=" + accept
+				if failing {
+					name += "/patients failing"
+				}
+				t.Run(name, func(t *testing.T) {
+					if failing {
+						e.Faults.set("patients", http.StatusInternalServerError)
+						defer e.Faults.set("patients", 0)
+					}
+					check(t, tc, accept, failing)
+				})
+			}
+		}
+	}
+}
+
 // withoutLocations is an answer with its errors' locations left out (the
 // deferred query's fields sit elsewhere in its text), in a canonical form.
 func withoutLocations(t testing.TB, raw []byte) string {
@@ -110,37 +134,22 @@ func withoutLocations(t testing.TB, raw []byte) string {
 // the services up or with the deferred part's service failing.
 func TestDeferInline(t *testing.T) {
 	e := startStacker(t, nil)
-	// Failing last: the failures open the patients service's breaker.
-	for _, failing := range []bool{false, true} {
-		for _, accept := range []string{"", "application/json", "application/graphql-response+json"} {
-			for _, tc := range deferCases {
-				name := tc.name + "/accept=" + accept
-				if failing {
-					name += "/patients failing"
-				}
-				t.Run(name, func(t *testing.T) {
-					if failing {
-						e.Faults.set("patients", http.StatusInternalServerError)
-						defer e.Faults.set("patients", 0)
-					}
-					resp, got := e.post(t, accept, map[string]any{"query": tc.query, "variables": tc.vars})
-					_, want := e.post(t, accept, map[string]any{"query": tc.plain})
-					if ct := resp.Header.Get("Content-Type"); ct == "" || ct[:9] == "multipart" {
-						t.Errorf("Content-Type %q", ct)
-					}
-					if withoutLocations(t, got) != withoutLocations(t, want) {
-						t.Errorf("deferred:\n%s\nplain:\n%s", got, want)
-					}
-					if !bytes.Contains(got, []byte(`"fullName"`)) && !bytes.Contains(got, []byte(`"path":["case`)) {
-						t.Errorf("neither the deferred field nor its error: %s", got)
-					}
-					if failing && !bytes.Contains(got, []byte(`"UPSTREAM_UNAVAILABLE"`)) {
-						t.Errorf("no error for the failing deferred part: %s", got)
-					}
-				})
-			}
+	forEachDeferCase(t, e, []string{"", "application/json", "application/graphql-response+json"}, func(t *testing.T, tc deferCase, accept string, failing bool) {
+		resp, got := e.post(t, accept, map[string]any{"query": tc.query, "variables": tc.vars})
+		_, want := e.post(t, accept, map[string]any{"query": tc.plain})
+		if ct := resp.Header.Get("Content-Type"); ct == "" || ct[:9] == "multipart" {
+			t.Errorf("Content-Type %q", ct)
 		}
-	}
+		if withoutLocations(t, got) != withoutLocations(t, want) {
+			t.Errorf("deferred:\n%s\nplain:\n%s", got, want)
+		}
+		if !bytes.Contains(got, []byte(`"fullName"`)) && !bytes.Contains(got, []byte(`"path":["case`)) {
+			t.Errorf("neither the deferred field nor its error: %s", got)
+		}
+		if failing && !bytes.Contains(got, []byte(`"UPSTREAM_UNAVAILABLE"`)) {
+			t.Errorf("no error for the failing deferred part: %s", got)
+		}
+	})
 }
 
 // TestDeferInlineGETAndBatches: a GET, and every operation of a batch, get
