@@ -64,6 +64,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	} else {
 		srv.Use(graphqlhttp.NoIntrospection{})
 	}
+	srv.Use(graphqlhttp.DeferOnlyOnQueries{})
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	srv.AroundOperations(res.AroundOperations)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"strconv"
@@ -121,42 +122,61 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 // negotiate picks the response media type from Accept: the
 // graphql-response type when the client asks for it (and prefers it at
 // least as much as JSON), JSON for JSON, wildcards or no Accept at all
-// (legacy clients), and nothing when only other types are acceptable.
+// (legacy clients), and nothing when only other types are acceptable. A
+// client that accepts only multipart/mixed gets JSON for the answers that
+// are not streamed (see multipart.go).
 func negotiate(accept []string) (string, bool) {
 	if len(accept) == 0 {
 		return mediaJSON, true
 	}
 	bestQ, best := -1.0, ""
-	for _, header := range accept {
-		for part := range strings.SplitSeq(header, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if v, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(v, 64); err == nil {
-					q = f
+	for mt, params := range mediaRanges(accept) {
+		var candidate string
+		switch mt {
+		case mediaGraphQLResponse:
+			candidate = mediaGraphQLResponse
+		case mediaJSON, "*/*", "application/*":
+			candidate = mediaJSON
+		default:
+			continue
+		}
+		q := quality(params)
+		if q > bestQ || (q == bestQ && candidate == mediaGraphQLResponse) {
+			bestQ, best = q, candidate
+		}
+	}
+	if best == "" && acceptsMultipart(accept) {
+		return mediaJSON, true
+	}
+	return best, best != ""
+}
+
+// mediaRanges yields the media ranges of Accept headers that the client
+// accepts at all (q above 0), with their parameters.
+func mediaRanges(accept []string) iter.Seq2[string, map[string]string] {
+	return func(yield func(string, map[string]string) bool) {
+		for _, header := range accept {
+			for part := range strings.SplitSeq(header, ",") {
+				mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+				if err != nil || quality(params) <= 0 {
+					continue
 				}
-			}
-			if q <= 0 {
-				continue
-			}
-			var candidate string
-			switch mt {
-			case mediaGraphQLResponse:
-				candidate = mediaGraphQLResponse
-			case mediaJSON, "*/*", "application/*":
-				candidate = mediaJSON
-			default:
-				continue
-			}
-			if q > bestQ || (q == bestQ && candidate == mediaGraphQLResponse) {
-				bestQ, best = q, candidate
+				if !yield(mt, params) {
+					return
+				}
 			}
 		}
 	}
-	return best, best != ""
+}
+
+// quality is a media range's q parameter, 1 when absent or malformed.
+func quality(params map[string]string) float64 {
+	if v, ok := params["q"]; ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return 1
 }
 
 func (t *Transport) get(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string) {
@@ -347,9 +367,15 @@ func jsonError(err error) string {
 	return "malformed JSON"
 }
 
-// execute runs one operation and writes its response.
+// execute runs one operation and writes its response: a deferred query's
+// payloads as multipart/mixed when the client reads that, any other answer
+// whole.
 func (t *Transport) execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams, viaGET bool) {
-	resp, status := t.run(r, exec, media, params, viaGET)
+	resp, next, status := t.run(r, exec, media, params, viaGET, acceptsMultipart(r.Header.Values("Accept")))
+	if next != nil {
+		t.stream(w, resp, next)
+		return
+	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "POST")
 	}
@@ -357,24 +383,33 @@ func (t *Transport) execute(w http.ResponseWriter, r *http.Request, exec graphql
 }
 
 // run executes one operation and returns its response and status code.
-func (t *Transport) run(r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams, viaGET bool) (*graphql.Response, int) {
+// When streaming is allowed and the operation has deferred payloads to
+// come, next returns them, then nil; otherwise next is nil and @defer has
+// been ignored (see defer.go).
+func (t *Transport) run(r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams, viaGET, streaming bool) (resp *graphql.Response, next func() *graphql.Response, status int) {
 	ctx := r.Context()
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), requestErrorStatus(media, errs)
+		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), nil, requestErrorStatus(media, errs)
 	}
 	if viaGET && rc.Operation.Operation != ast.Query {
 		// GET is safe and cacheable by definition; it must never change data.
 		err := gqlerror.Errorf("%s operations are only accepted over POST", rc.Operation.Operation)
 		errcode.Set(err, CodeMethodNotAllowed)
-		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}), http.StatusMethodNotAllowed
+		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}), nil, http.StatusMethodNotAllowed
+	}
+	if !streaming {
+		inlineDefers(rc)
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	resp := responses(ctx)
+	resp = responses(ctx)
 	if resp == nil {
-		resp = &graphql.Response{Data: []byte("null")}
+		return &graphql.Response{Data: []byte("null")}, nil, http.StatusOK
 	}
-	return resp, http.StatusOK
+	if more(resp) {
+		next = func() *graphql.Response { return responses(ctx) }
+	}
+	return resp, next, http.StatusOK
 }
 
 // requestErrorStatus is the status of a request that never executed: a
@@ -428,7 +463,7 @@ func (t *Transport) batch(w http.ResponseWriter, r *http.Request, exec graphql.G
 			continue
 		}
 		params.Headers = r.Header
-		resp, _ := t.run(r, exec, media, params, false)
+		resp, _, _ := t.run(r, exec, media, params, false, false)
 		writeResponse(out, resp)
 	}
 	out.WriteByte(']')
@@ -476,34 +511,11 @@ func (t *Transport) putBuf(buf *bytes.Buffer) {
 // would scan and copy the whole answer again. A response without data (a
 // request error) has no data entry at all, as the specification asks.
 func writeResponse(buf *bytes.Buffer, resp *graphql.Response) {
-	buf.WriteByte('{')
-	first := true
-	sep := func() {
-		if !first {
-			buf.WriteByte(',')
-		}
-		first = false
-	}
-	if len(resp.Errors) > 0 {
-		sep()
-		buf.WriteString(`"errors":`)
-		b, err := json.Marshal(resp.Errors)
-		if err != nil {
-			b = []byte(`[{"message":"internal error","extensions":{"code":"INTERNAL"}}]`)
-		}
-		buf.Write(b)
-	}
+	o := jsonObject{buf: buf}
+	o.errors(resp.Errors)
 	if resp.Data != nil {
-		sep()
-		buf.WriteString(`"data":`)
-		buf.Write(resp.Data)
+		o.raw("data", resp.Data)
 	}
-	if len(resp.Extensions) > 0 {
-		if b, err := json.Marshal(resp.Extensions); err == nil {
-			sep()
-			buf.WriteString(`"extensions":`)
-			buf.Write(b)
-		}
-	}
-	buf.WriteByte('}')
+	o.tail(resp)
+	o.close()
 }

@@ -26,6 +26,7 @@ const CodeTooManyErrors = "TOO_MANY_ERRORS"
 func ValidationRules(suggestions bool) func() *rules.Rules {
 	return func() *rules.Rules {
 		r := rules.NewDefaultRules()
+		r.ReplaceRule(rules.KnownDirectivesRule.Name, withErrorOption(rules.KnownDirectivesRule.RuleFunc, explainStream))
 		if suggestions {
 			return r
 		}
@@ -35,17 +36,28 @@ func ValidationRules(suggestions bool) func() *rules.Rules {
 			names = append(names, name)
 		}
 		for _, name := range names {
-			r.ReplaceRule(name, withoutSuggestions(inner[name]))
+			r.ReplaceRule(name, withErrorOption(inner[name], dropSuggestion))
 		}
 		return r
 	}
 }
 
-func withoutSuggestions(rule core.RuleFunc) core.RuleFunc {
+// withErrorOption applies opt to every error rule reports.
+func withErrorOption(rule core.RuleFunc, opt core.ErrorOption) core.RuleFunc {
 	return func(observers *core.Events, addError core.AddErrFunc) {
 		rule(observers, func(options ...core.ErrorOption) {
-			addError(append(slices.Clip(options), dropSuggestion)...)
+			addError(append(slices.Clip(options), opt)...)
 		})
+	}
+}
+
+// explainStream says why @stream is unknown. gqlgen does not implement
+// it, so the schema does not declare it and validation refuses it (rather
+// than a list arriving whole while the client waits for it in parts); the
+// message says what to use instead.
+func explainStream(err *gqlerror.Error) {
+	if err.Message == `Unknown directive "@stream".` {
+		err.Message = "@stream is not supported: lists arrive whole. Use @defer on a fragment to receive part of a selection later."
 	}
 }
 

@@ -42,6 +42,30 @@ func TestValidationRulesWithoutSuggestions(t *testing.T) {
 	}
 }
 
+// @stream is refused with a message saying it is not supported, with
+// suggestions on or off; an unknown directive keeps gqlparser's message.
+func TestValidationRulesRefuseStream(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: varSchema})
+	tests := map[string]string{
+		`{ find @stream(initialCount: 1) }`: "@stream is not supported",
+		`{ find @streamed }`:                `Unknown directive "@streamed".`,
+	}
+	for q, want := range tests {
+		for _, suggestions := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/suggestions=%v", q, suggestions), func(t *testing.T) {
+				doc, err := parser.ParseQuery(&ast.Source{Input: q})
+				if err != nil {
+					t.Fatal(err)
+				}
+				errs := validator.ValidateWithRules(schema, doc, ValidationRules(suggestions)())
+				if len(errs) != 1 || !strings.HasPrefix(errs[0].Message, want) {
+					t.Errorf("errors %v, want one starting %q", errs, want)
+				}
+			})
+		}
+	}
+}
+
 func TestLimitErrors(t *testing.T) {
 	list := func(n int) gqlerror.List {
 		var l gqlerror.List

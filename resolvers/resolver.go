@@ -27,8 +27,10 @@ import (
 	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/events"
 	"github.com/stacker/stacker/graph"
+	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/upstream"
 )
 
 // Deps are the Resolver's dependencies.
@@ -124,8 +126,9 @@ func (r *Resolver) Close() { r.live.Close() }
 //
 // It also gives queries and mutations their deadline, which every upstream
 // call inherits, and ends it (cancelling whatever is still in flight) once
-// the response is made. The request's context already ends when the client
-// disconnects, cancelling the operation's upstream calls at once.
+// the last response is made: the only one, or a deferred query's last
+// payload. The request's context already ends when the client disconnects,
+// cancelling the operation's upstream calls at once.
 func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
@@ -140,14 +143,52 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 	}
 	ctx = loaders.NewContext(ctx, loaders.New(r.clients, r.opts))
 	ctx = withOperationState(ctx, r.rels, r.access(ctx))
-	if r.opTimeout <= 0 || oc.Operation == nil {
+	if oc.Operation == nil {
 		return next(ctx)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, r.opTimeout, ErrOperationTimeout)
-	h := next(ctx)
+	end := func() {}
+	if r.opTimeout > 0 {
+		ctx, end = context.WithTimeoutCause(ctx, r.opTimeout, ErrOperationTimeout)
+	}
+	if graphqlhttp.HasDefer(oc) {
+		ctx, end = deferredContext(ctx, end)
+	}
+	return untilLast(next(ctx), end)
+}
+
+// deferredContext is the context a deferred query executes under, and what
+// ends it. gqlgen hands each deferred payload to the response handler
+// unless the payload's context has ended; when it ends while the handler
+// waits for that payload, the payload is lost and the handler waits
+// forever (and its transport with it). So the executor's context ends only
+// once the handler has returned its last response (the transports call it
+// until then, and gqlgen's executor returns nil at once when the client has
+// gone), while the operation's deadline and the client's leaving still end
+// every upstream call through upstream.WithCallsBoundTo: the deferred
+// fields fail at their paths and their payloads are delivered.
+func deferredContext(work context.Context, endWork func()) (context.Context, func()) {
+	exec, cancel := context.WithCancel(upstream.WithCallsBoundTo(context.WithoutCancel(work), work))
+	return exec, func() {
+		cancel()
+		endWork()
+	}
+}
+
+// untilLast calls end once h has returned its last response (nil, or one
+// with no more to come), and returns nil after that. The transport calls
+// the handler from one goroutine.
+func untilLast(h graphql.ResponseHandler, end func()) graphql.ResponseHandler {
+	over := false
 	return func(ctx context.Context) *graphql.Response {
-		defer cancel()
-		return h(ctx)
+		if over {
+			return nil
+		}
+		resp := h(ctx)
+		if resp == nil || resp.HasNext == nil || !*resp.HasNext {
+			over = true
+			end()
+		}
+		return resp
 	}
 }
 

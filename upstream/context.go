@@ -8,6 +8,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	traceparentKey
+	boundKey
 )
 
 // WithRequestID returns a context whose upstream calls carry id in the
@@ -35,4 +36,36 @@ func WithTraceparent(ctx context.Context, tp string) context.Context {
 func Traceparent(ctx context.Context) (tp string, ok bool) {
 	tp, ok = ctx.Value(traceparentKey).(string)
 	return tp, ok && tp != ""
+}
+
+// WithCallsBoundTo returns a context whose upstream calls also end when
+// bound ends (with its cause), though the context itself does not. A
+// deferred query executes on a context that no deadline ends (see
+// resolvers.AroundOperations: gqlgen loses a deferred payload whose context
+// ended while the response handler waited for it, and the handler then
+// waits forever); its upstream calls keep the operation's deadline, and
+// stop when the client leaves, through this.
+func WithCallsBoundTo(ctx, bound context.Context) context.Context {
+	return context.WithValue(ctx, boundKey, bound)
+}
+
+// bind is ctx, ended also when the context given to WithCallsBoundTo does,
+// with that context's deadline (the retry policy reads it); done releases
+// it.
+func bind(ctx context.Context) (_ context.Context, done func()) {
+	bound, ok := ctx.Value(boundKey).(context.Context)
+	if !ok {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(bound, func() { cancel(context.Cause(bound)) })
+	cancelDeadline := context.CancelFunc(func() {})
+	if d, ok := bound.Deadline(); ok {
+		ctx, cancelDeadline = context.WithDeadline(ctx, d)
+	}
+	return ctx, func() {
+		cancelDeadline()
+		stop()
+		cancel(nil)
+	}
 }

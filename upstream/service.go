@@ -127,6 +127,8 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 }
 
 func (s *Service) do(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
+	ctx, done := bind(ctx)
+	defer done()
 	if s.guard == nil {
 		return s.call(ctx, method, rawURL, body, out)
 	}

@@ -263,6 +263,35 @@ func TestContextCancellationStopsRetries(t *testing.T) {
 	}
 }
 
+// TestCallsBoundTo: a call made under a context that never ends still ends
+// when the context it is bound to does, and keeps its deadline.
+func TestCallsBoundTo(t *testing.T) {
+	f := newFake(t, step{hang: true})
+	s := newTestService(t, f, testOptions())
+	bound, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	deadline, _ := bound.Deadline()
+	ctx := WithCallsBoundTo(context.WithoutCancel(bound), bound)
+	if got, _ := ctx.Deadline(); !got.IsZero() {
+		t.Fatalf("the context itself has a deadline: %v", got)
+	}
+	inner, done := bind(ctx)
+	if got, _ := inner.Deadline(); !got.Equal(deadline) {
+		t.Errorf("bound call's deadline = %v, want %v", got, deadline)
+	}
+	done()
+	go func() {
+		<-f.first
+		cancel()
+	}()
+	err := call(ctx, s, http.MethodGet)
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("err = %v, want ErrTimeout", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the unbound context ended: %v", ctx.Err())
+	}
+}
+
 func TestContextDoneBeforeCall(t *testing.T) {
 	f := newFake(t, ok200)
 	s := newTestService(t, f, testOptions())
