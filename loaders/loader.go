@@ -288,6 +288,23 @@ func (l *Loader[V]) Prime(key int, v V) {
 func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V)) {
 	held := make(map[int]*pendingResult[V])
 	thunks, todo := l.cache.claim(keys, held)
+	if len(todo) == 0 && len(held) == 0 {
+		// Every value was settled before: it is visible already, so then
+		// runs now, in the caller, rather than racing the readers of those
+		// values for the keys of the level below (the same patients
+		// reached again through their cases, say).
+		vals := make([]V, 0, len(keys))
+		for i := range keys {
+			if v, err := thunks[i](); err == nil {
+				vals = append(vals, v)
+			}
+		}
+		func() {
+			defer func() { _ = recover() }() // as below
+			then(vals)
+		}()
+		return
+	}
 	var started chan struct{} // closed once the fetch is under way, when the caller waits for that
 	if len(todo) > 0 && !l.shared {
 		started = make(chan struct{})

@@ -64,16 +64,50 @@ func (r *Resolver) CompiledOperations(ctx context.Context, next graphql.Operatio
 	w := compiledWriter{r: r, ctx: ctx, oc: oc, a: accessOf(ctx)}
 	w.collector, _ = auditCollector(ctx)
 	w.buf.Grow(int(r.compiledSizeHint.Load()))
-	if err := w.root(); err != nil {
+	if err := w.run(); err != nil {
 		r.compiledHandedOver.Add(1)
 		if w.collector != nil {
 			w.collector.Take() // gqlgen records what it returns
 		}
-		return next(ctx)
+		return r.handOver(ctx, next)
 	}
 	r.compiledAnswered.Add(1)
 	r.compiledSizeHint.Store(int64(w.buf.Len()))
 	return graphql.OneShot(&graphql.Response{Data: w.buf.Bytes()})
+}
+
+// handoverGrace is how long gqlgen gets to answer an operation whose
+// context ended (its deadline passed, its client left) while the compiled
+// path ran: what was loaded, errors included, is in the loaders, so it
+// needs no upstream call, and any it still makes is bounded by this.
+const handoverGrace = 200 * time.Millisecond
+
+// handOver lets gqlgen answer the operation. gqlgen answers nothing (data
+// null, no errors) on a context that has ended, as the compiled path's
+// may have by the time it gives up, when a call ran into the deadline; it
+// then gets the same values on a context that has not, for a moment.
+func (r *Resolver) handOver(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if ctx.Err() == nil {
+		return next(ctx)
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handoverGrace)
+	h := next(gctx)
+	return func(ctx context.Context) *graphql.Response {
+		defer cancel()
+		return h(ctx)
+	}
+}
+
+// run writes the data, or fails with errFallback. A panic (in a model's
+// method, a policy) hands over too: gqlgen meets it again and answers it
+// as an INTERNAL error at its field.
+func (w *compiledWriter) run() (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errFallback
+		}
+	}()
+	return w.root()
 }
 
 // compilable reports whether the document uses nothing the compiled path
@@ -115,8 +149,20 @@ type compiledWriter struct {
 	buf       bytes.Buffer
 }
 
+// root writes the root fields. It takes one root field (and __typename):
+// gqlgen resolves several concurrently, and how they then share a service's
+// bulkhead and the deadline is gqlgen's to keep.
 func (w *compiledWriter) root() error {
 	fields := graphql.CollectFields(w.oc, w.oc.Operation.SelectionSet, []string{"Query"})
+	resolved := 0
+	for _, f := range fields {
+		if f.Name != "__typename" {
+			resolved++
+		}
+	}
+	if resolved > 1 {
+		return errFallback
+	}
 	w.buf.WriteByte('{')
 	for i, f := range fields {
 		if i > 0 {
