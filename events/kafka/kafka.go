@@ -85,7 +85,7 @@ func open(ctx context.Context, brokers []string, logger *slog.Logger, opts event
 	if len(brokers) == 0 {
 		return nil, errors.New("events: kafka: no broker address")
 	}
-	if err := validTopic(opts.Topic); err != nil {
+	if err := ValidTopic(opts.Topic); err != nil {
 		return nil, err
 	}
 	client, err := kgo.NewClient(append(clientOptions(brokers, logger, opts.Backoff, opts.Topic),
@@ -385,8 +385,8 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// validTopic refuses names Kafka refuses.
-func validTopic(s string) error {
+// ValidTopic refuses names Kafka refuses.
+func ValidTopic(s string) error {
 	if s == "" || s == "." || s == ".." || len(s) > 249 {
 		return fmt.Errorf("events: kafka: topic %q is not a valid topic name", s)
 	}

@@ -41,7 +41,7 @@ func OpenPublisher(ctx context.Context, brokers []string, logger *slog.Logger, t
 	if len(brokers) == 0 {
 		return nil, errors.New("events: kafka: no broker address")
 	}
-	if err := validTopic(topic); err != nil {
+	if err := ValidTopic(topic); err != nil {
 		return nil, err
 	}
 	client, err := kgo.NewClient(clientOptions(brokers, logger, events.Options{}.Backoff, topic)...)

@@ -51,7 +51,7 @@ func Open(ctx context.Context, servers string, logger *slog.Logger, opts events.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := validSubject(opts.Topic); err != nil {
+	if err := ValidSubject(opts.Topic); err != nil {
 		return nil, err
 	}
 	c, err := dial(ctx, servers, logger, opts.Backoff)
@@ -122,8 +122,8 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// validSubject refuses topics NATS cannot publish on.
-func validSubject(s string) error {
+// ValidSubject refuses topics NATS cannot publish on.
+func ValidSubject(s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Errorf("events: nats: topic %q is not a valid subject", s)
 	}

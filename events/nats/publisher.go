@@ -41,7 +41,7 @@ func OpenPublisher(ctx context.Context, servers string, logger *slog.Logger, top
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := validSubject(topic); err != nil {
+	if err := ValidSubject(topic); err != nil {
 		return nil, err
 	}
 	// No reconnect buffer: a payload published while disconnected fails
