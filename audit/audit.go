@@ -2,8 +2,10 @@
 // caller, in which operation, was shown which entities' fields marked @pii
 // in the schema. It holds the record, the per-operation Collector that the
 // resolvers' field middleware fills, the Trail that hands records to a Sink
-// without ever making a query wait on it, and the sinks (JSON lines on
-// stderr or in a file; a bus topic is a later step).
+// without ever making a query wait on it, and the sinks: JSON lines on
+// stderr or in a file, or JSON messages on a topic of the event bus for a
+// compliance system. Package audit/auditsink opens the sink STACKER_AUDIT
+// names, so this package imports no broker client.
 //
 // A record names fields and entity ids, never values: nothing a response
 // shows of a person is written here, nor in this package's log lines.

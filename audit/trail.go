@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -164,6 +163,15 @@ func (t *Trail) Close() error {
 	return nil
 }
 
+// Encode is a record as every sink writes it: one JSON object, no newline.
+func Encode(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode: %w", err)
+	}
+	return b, nil
+}
+
 // LineSink writes each record as one line of JSON.
 type LineSink struct {
 	w  *bufio.Writer
@@ -182,7 +190,7 @@ func NewLineSink(w io.Writer) *LineSink {
 }
 
 func (s *LineSink) Write(r Record) error {
-	b, err := json.Marshal(r)
+	b, err := Encode(r)
 	if err != nil {
 		return err
 	}
@@ -202,35 +210,4 @@ func (s *LineSink) Close() error {
 		return nil
 	}
 	return s.c.Close()
-}
-
-// CheckSpec reports whether spec is a valid STACKER_AUDIT: off, stderr or
-// file:/path.
-func CheckSpec(spec string) error {
-	switch {
-	case spec == "off", spec == "stderr":
-		return nil
-	case strings.HasPrefix(spec, "file:") && len(spec) > len("file:"):
-		return nil
-	}
-	return fmt.Errorf("%q is not off, stderr or file:/path", spec)
-}
-
-// OpenSink opens the sink spec names: nil for off, JSON lines on stderr,
-// or JSON lines appended to a file (created 0600).
-func OpenSink(spec string, stderr io.Writer) (Sink, error) {
-	if err := CheckSpec(spec); err != nil {
-		return nil, err
-	}
-	switch {
-	case spec == "off":
-		return nil, nil
-	case spec == "stderr":
-		return NewLineSink(stderr), nil
-	}
-	f, err := os.OpenFile(strings.TrimPrefix(spec, "file:"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	return NewLineSink(f), nil
 }

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stacker/stacker/audit"
+	"github.com/stacker/stacker/audit/auditsink"
 )
 
 // Services are the upstream services, in the order they are listed to people.
@@ -220,7 +220,8 @@ type Auth struct {
 // fields; see package audit).
 type Audit struct {
 	// AuditSink is where records go: off, stderr or file:/path (JSON
-	// lines). A bus topic is a later step.
+	// lines), or a topic of the event bus named by a broker URL as
+	// EventsURL takes it (nats://, redis://, kafka://; not memory://).
 	AuditSink string `env:"STACKER_AUDIT" default:"off" production:"stderr"`
 	// AuditFail is what happens when a record cannot be kept (the buffer
 	// is full or the sink fails): open logs and counts it, closed answers
@@ -339,7 +340,7 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		l.errs = append(l.errs, loadAuth(&c.Auth, c.Env == "production")...)
 	}
-	if err := audit.CheckSpec(c.AuditSink); err != nil {
+	if err := auditsink.CheckSpec(c.AuditSink); err != nil {
 		l.errs = append(l.errs, fmt.Errorf("STACKER_AUDIT: %w", err))
 	}
 	if c.TrustedDocuments == "off" {

@@ -1,7 +1,9 @@
 // Package events holds what the gateway knows of the services' domain events:
 // the Event type and its JSON wire format, the Bus interface that carries
-// events between the services and every Stacker replica, and Hub, the
-// in-process fan-out every Bus adapter delivers through.
+// events between the services and every Stacker replica, Hub, the
+// in-process fan-out every Bus adapter delivers through, and Publisher, the
+// write-only side of a broker that other packages publish their own records
+// through (the audit trail).
 //
 // Adapters live in their own packages, one per broker (events/memory,
 // events/nats, events/redis, events/kafka), and events/eventsurl picks one
@@ -146,6 +148,18 @@ type Bus interface {
 	Stats() Stats
 	// Close ends every subscription (Err() = ErrClosed) and releases the
 	// broker connection. It is safe to call more than once.
+	Close() error
+}
+
+// Publisher sends opaque payloads on one topic of a broker, for a writer
+// that never reads the bus back (the audit trail's sink): unlike a Bus it
+// keeps no subscription and does not check what it sends. Publish returns
+// nil only once the broker has confirmed the payload (each adapter says what
+// its confirmation means), and an error when it has not by the end of ctx.
+// Its methods are safe for concurrent use.
+type Publisher interface {
+	Publish(ctx context.Context, payload []byte) error
+	// Close releases the broker connection.
 	Close() error
 }
 

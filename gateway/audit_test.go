@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/stacker/stacker/audit"
 	"github.com/stacker/stacker/internal/testsync"
 )
@@ -348,6 +350,70 @@ func TestAuditSlowSinkClosed(t *testing.T) {
 		return
 	}
 	t.Fatal("500 audited queries behind a blocked sink and the buffer never filled")
+}
+
+// TestAuditBusNATS: with STACKER_AUDIT naming a NATS subject, a response
+// that shows personal data puts exactly one record on the subject, naming
+// the entities and @pii fields the response contained and none of their
+// values.
+func TestAuditBusNATS(t *testing.T) {
+	url := natsTopic(t)
+	topic := url[strings.Index(url, "topic=")+len("topic="):]
+	nc, err := nats.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	e := startStacker(t, map[string]string{"STACKER_AUDIT": url, "STACKER_AUDIT_FAIL": "closed"})
+
+	p := auditPage{first: 10, fields: patientPII}
+	var data json.RawMessage
+	e.mustDo(t, p.query("AuditBus"), nil, &data)
+	want, personal := wantAudited(t, data)
+	if len(want) == 0 || len(personal) == 0 {
+		t.Fatalf("the page showed no personal data: %s", data)
+	}
+	// The trail writes in order: once the next query's record is there,
+	// a second record of the first would have been too.
+	e.mustDo(t, `query AuditBusAfter { cases(first: 1) { nodes { patient { fullName } } } }`, nil, &data)
+
+	var got []audit.Record
+	for len(got) < 2 {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("%d records on %s: %v", len(got), topic, err)
+		}
+		for _, v := range personal {
+			if strings.Contains(string(m.Data), v) {
+				t.Errorf("the record on the bus holds a value shown: %q", v)
+			}
+			if strings.Contains(e.Logs.String(), v) {
+				t.Errorf("the logs hold a value shown: %q", v)
+			}
+		}
+		var r audit.Record
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Fatalf("a message on %s is not a record: %s: %v", topic, m.Data, err)
+		}
+		got = append(got, r)
+	}
+	if got[0].OperationName != "AuditBus" || got[1].OperationName != "AuditBusAfter" {
+		t.Fatalf("records of %q and %q, want AuditBus then AuditBusAfter", got[0].OperationName, got[1].OperationName)
+	}
+	r := got[0]
+	if !reflect.DeepEqual(r.Fields, want) {
+		t.Errorf("audited\n%v\nthe response showed\n%v", r.Fields, want)
+	}
+	if r.Subject != audit.Anonymous || r.RequestID == "" || r.DocumentHash != audit.DocumentHash(p.query("AuditBus")) || r.Time.IsZero() {
+		t.Errorf("record %+v", r)
+	}
 }
 
 // freeAddr is a loopback address with a port free now.

@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
-	trail, err := newAuditTrail(cfg, log, stderr)
+	trail, err := newAuditTrail(ctx, cfg, log, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/stacker/stacker/audit"
+	"github.com/stacker/stacker/audit/auditsink"
 	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
@@ -107,19 +108,18 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 }
 
 // newAuditTrail opens the audit trail's sink (STACKER_AUDIT; "stderr" is
-// the process's, as run was given it) and starts the trail; nil when
-// auditing is off.
-func newAuditTrail(cfg config.Config, log *slog.Logger, stderr io.Writer) (*audit.Trail, error) {
-	sink, err := audit.OpenSink(cfg.AuditSink, stderr)
+// the process's, as run was given it; a broker must answer now) and starts
+// the trail; nil when auditing is off.
+func newAuditTrail(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) (*audit.Trail, error) {
+	log = log.With("component", "audit")
+	sink, err := auditsink.Open(ctx, cfg.AuditSink, stderr, log)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: STACKER_AUDIT: %w", err)
 	}
 	if sink == nil {
 		return nil, nil
 	}
-	return audit.New(sink, audit.Options{
-		Buffer: cfg.AuditBuffer, Mode: cfg.AuditFail, Logger: log.With("component", "audit"),
-	}), nil
+	return audit.New(sink, audit.Options{Buffer: cfg.AuditBuffer, Mode: cfg.AuditFail, Logger: log}), nil
 }
 
 // counters are the gateway's own counters for the operators' listener:

@@ -7,8 +7,10 @@
 //	kafka://broker1:9092,broker2:9092  Kafka
 //
 // Any of them takes ?topic=NAME, the subject, channel or topic to use
-// (default events.DefaultTopic). It lives apart from package events because
-// it imports every adapter, and the adapters import events.
+// (default events.DefaultTopic). The same URLs, but for memory://, also
+// open an events.Publisher (OpenPublisher), which the audit trail writes
+// through. It lives apart from package events because it imports every
+// adapter, and the adapters import events.
 package eventsurl
 
 import (
@@ -82,6 +84,9 @@ func Parse(raw string) (Target, error) {
 		if err := onlyTopic(); err != nil {
 			return Target{}, err
 		}
+		if err := validTopic(t.Topic, nats.ValidSubject); err != nil {
+			return Target{}, fmt.Errorf("events URL %q: %w", redact(raw), err)
+		}
 		var servers []string
 		for entry := range strings.SplitSeq(hosts, ",") {
 			entry = strings.TrimPrefix(strings.TrimSpace(entry), "nats://")
@@ -116,6 +121,9 @@ func Parse(raw string) (Target, error) {
 		if strings.Contains(hosts, "@") {
 			return Target{}, fmt.Errorf("events URL %q: kafka:// takes no credentials (SASL is not supported)", redact(raw))
 		}
+		if err := validTopic(t.Topic, kafka.ValidTopic); err != nil {
+			return Target{}, fmt.Errorf("events URL %q: %w", redact(raw), err)
+		}
 		for entry := range strings.SplitSeq(hosts, ",") {
 			hp, err := hostPort(strings.TrimSpace(entry), 9092)
 			if err != nil {
@@ -148,6 +156,60 @@ func Open(ctx context.Context, raw string, logger *slog.Logger, opts events.Opti
 	default: // kafka; Parse accepts nothing else
 		return kafka.Open(ctx, t.Brokers, logger, opts)
 	}
+}
+
+// ParsePublisher is Parse for a URL to publish on from outside the bus's
+// readers: memory:// is refused, since what an in-process bus carries never
+// leaves the process and no one else could read it.
+func ParsePublisher(raw string) (Target, error) {
+	t, err := Parse(raw)
+	if err != nil {
+		return Target{}, err
+	}
+	if t.Scheme == "memory" {
+		return Target{}, fmt.Errorf("events URL %q: memory:// is in-process: nothing outside this process could read what is published there; name a broker (nats://, redis://, kafka://)", redact(raw))
+	}
+	return t, nil
+}
+
+// OpenPublisher opens a Publisher on the broker raw names (as
+// ParsePublisher takes it), on the URL's topic, or on topic when it has
+// none. The broker must answer now; once open, a Publisher reconnects on
+// its own.
+func OpenPublisher(ctx context.Context, raw string, logger *slog.Logger, topic string) (events.Publisher, error) {
+	t, err := ParsePublisher(raw)
+	if err != nil {
+		return nil, err
+	}
+	if t.Topic != "" {
+		topic = t.Topic
+	}
+	switch t.Scheme {
+	case "nats":
+		return publisher(nats.OpenPublisher(ctx, t.Address, logger, topic))
+	case "redis":
+		return publisher(redis.OpenPublisher(ctx, t.Address, topic))
+	default: // kafka; ParsePublisher accepts nothing else
+		return publisher(kafka.OpenPublisher(ctx, t.Brokers, logger, topic))
+	}
+}
+
+// publisher returns p as an events.Publisher, or a nil one on error: a nil
+// *nats.Publisher in the interface would not be a nil Publisher.
+func publisher[P events.Publisher](p P, err error) (events.Publisher, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// validTopic checks a topic given in the URL with the broker's own rule;
+// none given is left to the default.
+func validTopic(topic string, valid func(string) error) error {
+	if topic == "" {
+		return nil
+	}
+	return valid(topic)
 }
 
 // hostPort validates host[:port], adding the default port.

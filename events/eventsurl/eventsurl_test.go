@@ -61,6 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"kafka://b1:99999", "bad port"},
 		{"kafka://b1?group=g", `unknown parameter "group"`},
 		{"nats://h?%zz", "query"},
+		{"nats://h?topic=stacker..events", "not a valid subject"},
+		{"nats://h?topic=stacker.>", "not a valid subject"},
+		{"kafka://b1?topic=stacker/events", "not a valid topic"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.raw, func(t *testing.T) {
@@ -72,6 +75,27 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.mention)
 			}
 		})
+	}
+}
+
+// ParsePublisher takes what Parse takes but memory://, which no one
+// outside the process could read.
+func TestParsePublisher(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"memory://":                        false,
+		"memory://?topic=stacker.audit":    false,
+		"nats://127.0.0.1:4222":            true,
+		"redis://:s3cret@h:6379/0?topic=a": true,
+		"kafka://b1:9092?topic=a":          true,
+		"amqp://rabbit:5672":               false,
+	} {
+		_, err := ParsePublisher(raw)
+		if (err == nil) != ok {
+			t.Errorf("ParsePublisher(%q) = %v", raw, err)
+		}
+		if err != nil && strings.HasPrefix(raw, "memory") && !strings.Contains(err.Error(), "in-process") {
+			t.Errorf("ParsePublisher(%q) = %v, want it to say memory:// is in-process", raw, err)
+		}
 	}
 }
 

@@ -85,23 +85,15 @@ func open(ctx context.Context, brokers []string, logger *slog.Logger, opts event
 	if len(brokers) == 0 {
 		return nil, errors.New("events: kafka: no broker address")
 	}
-	if err := validTopic(opts.Topic); err != nil {
+	if err := ValidTopic(opts.Topic); err != nil {
 		return nil, err
 	}
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.ClientID("stacker"),
-		kgo.WithLogger(slogLogger{logger}),
-		kgo.RetryBackoffFn(opts.Backoff),
-		kgo.AllowAutoTopicCreation(),
-		kgo.DefaultProduceTopic(opts.Topic),
-		// Publish sends at once: subscriptions want events now, not batches.
-		kgo.ProducerLinger(0),
+	client, err := kgo.NewClient(append(clientOptions(brokers, logger, opts.Backoff, opts.Topic),
 		// No group: the partitions are assigned with AddConsumePartitions.
 		// After data loss, go on from the end: re-reading what survived
 		// could deliver events twice.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("events: kafka: %w", err)
 	}
@@ -237,19 +229,10 @@ func (b *Bus) layout(ctx context.Context, retry bool) (layout, error) {
 }
 
 func (b *Bus) tryLayout(ctx context.Context) (layout, error) {
-	meta := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(b.topic)
-	meta.Topics = append(meta.Topics, mt)
-	meta.AllowAutoTopicCreation = true
-	mresp, err := meta.RequestWith(ctx, b.client)
+	mtopic, err := topicMetadata(ctx, b.client, b.topic)
 	if err != nil {
 		return layout{}, err
 	}
-	if len(mresp.Topics) != 1 {
-		return layout{}, fmt.Errorf("topic %q: %d topics in the metadata answer", b.topic, len(mresp.Topics))
-	}
-	mtopic := mresp.Topics[0]
 	if err := kerr.ErrorForCode(mtopic.ErrorCode); err != nil {
 		return layout{}, fmt.Errorf("topic %q: %w", b.topic, err)
 	}
@@ -287,6 +270,25 @@ func (b *Bus) tryLayout(ctx context.Context) (layout, error) {
 	return l, nil
 }
 
+// topicMetadata asks the brokers for what they know of topic, creating it
+// if it does not exist and they allow it. The answer's ErrorCode is the
+// caller's to check.
+func topicMetadata(ctx context.Context, client *kgo.Client, topic string) (kmsg.MetadataResponseTopic, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = true
+	resp, err := req.RequestWith(ctx, client)
+	if err != nil {
+		return kmsg.MetadataResponseTopic{}, err
+	}
+	if len(resp.Topics) != 1 {
+		return kmsg.MetadataResponseTopic{}, fmt.Errorf("topic %q: %d topics in the metadata answer", topic, len(resp.Topics))
+	}
+	return resp.Topics[0], nil
+}
+
 // newPartitions returns the partitions of now that were not in before.
 func newPartitions(before, now layout) map[int32]int64 {
 	added := make(map[int32]int64)
@@ -308,10 +310,8 @@ func fromStart(ends map[int32]int64) map[int32]kgo.Offset {
 }
 
 // Publish produces e, keyed by its case id, and waits until the brokers have
-// it or ctx ends. While no broker answers it waits for one. If ctx ends
-// first, Publish returns its error, but the event may still be delivered
-// once a broker answers: franz-go cannot withdraw a record it may already
-// have sent.
+// it or ctx ends (see produce: an event whose Publish failed with ctx's
+// error may still be delivered).
 func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if b.closed.Load() {
 		return events.ErrClosed
@@ -320,21 +320,47 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	b.client.Produce(ctx, &kgo.Record{Key: strconv.AppendInt(nil, e.CaseID, 10), Value: data},
-		func(_ *kgo.Record, err error) { done <- err })
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("events: kafka: publish: %w", ctx.Err())
-	}
-	if err != nil {
+	if err := produce(ctx, b.client, &kgo.Record{Key: strconv.AppendInt(nil, e.CaseID, 10), Value: data}); err != nil {
 		if b.closed.Load() || errors.Is(err, kgo.ErrClientClosed) {
 			return events.ErrClosed
 		}
 		return fmt.Errorf("events: kafka: publish: %w", err)
 	}
 	return nil
+}
+
+// clientOptions are what every client here starts from: the seed brokers,
+// the default topic (created if the brokers allow it), franz-go's warnings
+// logged, and records sent at once. Acks from all in-sync replicas and the
+// idempotent producer are franz-go's defaults, kept: a record is confirmed
+// once every in-sync replica has it, and a retry never writes it twice.
+func clientOptions(brokers []string, logger *slog.Logger, backoff func(int) time.Duration, topic string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID("stacker"),
+		kgo.WithLogger(slogLogger{logger}),
+		kgo.RetryBackoffFn(backoff),
+		kgo.AllowAutoTopicCreation(),
+		kgo.DefaultProduceTopic(topic),
+		// Publishers send at once: subscriptions want events now, and
+		// Publish waits for its record anyway.
+		kgo.ProducerLinger(0),
+	}
+}
+
+// produce sends r and waits until the brokers have it or ctx ends. While no
+// broker answers it waits for one. If ctx ends first, it returns ctx's
+// error, but r may still be delivered once a broker answers: franz-go
+// cannot withdraw a record it may already have sent.
+func produce(ctx context.Context, client *kgo.Client, r *kgo.Record) error {
+	done := make(chan error, 1)
+	client.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Subscribe returns a subscription that lasts until ctx ends, the subscriber
@@ -359,8 +385,8 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-// validTopic refuses names Kafka refuses.
-func validTopic(s string) error {
+// ValidTopic refuses names Kafka refuses.
+func ValidTopic(s string) error {
 	if s == "" || s == "." || s == ".." || len(s) > 249 {
 		return fmt.Errorf("events: kafka: topic %q is not a valid topic name", s)
 	}

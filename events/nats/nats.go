@@ -27,7 +27,7 @@ import (
 
 // Bus is the NATS events.Bus.
 type Bus struct {
-	nc     *natsgo.Conn
+	c      *conn
 	sub    *natsgo.Subscription
 	hub    *events.Hub
 	topic  string
@@ -35,7 +35,6 @@ type Bus struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	connDone  chan struct{} // closed by nats.go's ClosedHandler
 }
 
 var _ events.Bus = (*Bus)(nil)
@@ -52,45 +51,18 @@ func Open(ctx context.Context, servers string, logger *slog.Logger, opts events.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := validSubject(opts.Topic); err != nil {
+	if err := ValidSubject(opts.Topic); err != nil {
 		return nil, err
 	}
-	b := &Bus{
-		hub:      events.NewHub(logger, opts.BufferSize),
-		topic:    opts.Topic,
-		logger:   logger,
-		connDone: make(chan struct{}),
+	c, err := dial(ctx, servers, logger, opts.Backoff)
+	if err != nil {
+		return nil, err
 	}
+	b := &Bus{c: c, hub: events.NewHub(logger, opts.BufferSize), topic: opts.Topic, logger: logger}
+	nc := c.nc
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	dialTimeout := connectTimeout
-	if d, ok := ctx.Deadline(); ok {
-		dialTimeout = time.Until(d)
-	}
-	nc, err := natsgo.Connect(servers,
-		natsgo.Name("stacker"),
-		natsgo.Timeout(dialTimeout),
-		natsgo.MaxReconnects(-1),
-		natsgo.CustomReconnectDelay(opts.Backoff),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			if !b.closed.Load() {
-				logger.Warn("events: nats: disconnected; reconnecting", "error", err)
-			}
-		}),
-		natsgo.ReconnectHandler(func(c *natsgo.Conn) {
-			logger.Info("events: nats: reconnected", "server", c.ConnectedUrlRedacted())
-		}),
-		natsgo.ErrorHandler(func(_ *natsgo.Conn, _ *natsgo.Subscription, err error) {
-			// Slow-consumer reports land here: nats.go dropped messages
-			// because this process did not keep up.
-			logger.Error("events: nats: asynchronous error", "error", err)
-		}),
-		natsgo.ClosedHandler(func(*natsgo.Conn) { close(b.connDone) }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("events: nats: connect: %w", err)
-	}
-	b.nc = nc
+
 	// The callback runs on nats.go's one goroutine for this subscription,
 	// so events reach the hub in the order the server sent them.
 	sub, err := nc.Subscribe(b.topic, func(m *natsgo.Msg) { b.hub.DeliverPayload(m.Data) })
@@ -121,7 +93,7 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if err != nil {
 		return err
 	}
-	if err := b.nc.Publish(b.topic, data); err != nil {
+	if err := b.c.nc.Publish(b.topic, data); err != nil {
 		if errors.Is(err, natsgo.ErrConnectionClosed) && b.closed.Load() {
 			return events.ErrClosed
 		}
@@ -145,22 +117,13 @@ func (b *Bus) Close() error {
 	b.closeOnce.Do(func() {
 		b.closed.Store(true)
 		b.hub.Close()
-		if b.nc == nil {
-			return
-		}
-		b.nc.Close()
-		// nats.go reports Closed once its reader and flusher have stopped.
-		select {
-		case <-b.connDone:
-		case <-time.After(connectTimeout):
-			b.logger.Warn("events: nats: connection did not report closed")
-		}
+		b.c.close()
 	})
 	return nil
 }
 
-// validSubject refuses topics NATS cannot publish on.
-func validSubject(s string) error {
+// ValidSubject refuses topics NATS cannot publish on.
+func ValidSubject(s string) error {
 	if s == "" || strings.ContainsAny(s, " \t\r\n") {
 		return fmt.Errorf("events: nats: topic %q is not a valid subject", s)
 	}

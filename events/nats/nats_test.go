@@ -77,7 +77,7 @@ func TestRestart(t *testing.T) {
 			srv.Kill()
 			// Wait until nats.go has noticed, so the next Publish is one made
 			// while disconnected (buffered), not one written to a dead socket.
-			nc := bus.(*Bus).nc
+			nc := bus.(*Bus).c.nc
 			deadline := time.Now().Add(eventstest.Wait)
 			for !nc.IsReconnecting() {
 				if time.Now().After(deadline) {
@@ -115,7 +115,7 @@ func TestOneBrokerSubscription(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := b.nc.NumSubscriptions(); n != 1 {
+	if n := b.c.nc.NumSubscriptions(); n != 1 {
 		t.Errorf("%d NATS subscriptions, want 1", n)
 	}
 }

@@ -65,23 +65,15 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger, opts events.O
 }
 
 func open(ctx context.Context, rawURL string, logger *slog.Logger, opts events.Options, health time.Duration) (*Bus, error) {
-	ropts, err := goredis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("events: redis: %w", err)
-	}
-	// Publish honours its context's deadline.
-	ropts.ContextTimeoutEnabled = true
 	opts = opts.WithDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-
-	client := goredis.NewClient(ropts)
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("events: redis: connect to %s: %w", ropts.Addr, err)
+	client, err := connect(ctx, rawURL)
+	if err != nil {
+		return nil, err
 	}
 	ps := client.Subscribe(ctx, opts.Topic)
 	// The first reply confirms the subscription: from then on, every event
@@ -116,6 +108,23 @@ func open(ctx context.Context, rawURL string, logger *slog.Logger, opts events.O
 	}
 	go b.read()
 	return b, nil
+}
+
+// connect returns a client of the Redis at rawURL once it has answered a
+// PING within ctx.
+func connect(ctx context.Context, rawURL string) (*goredis.Client, error) {
+	ropts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("events: redis: %w", err)
+	}
+	// Commands honour their context's deadline.
+	ropts.ContextTimeoutEnabled = true
+	client := goredis.NewClient(ropts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("events: redis: connect to %s: %w", ropts.Addr, err)
+	}
+	return client, nil
 }
 
 // read is the one goroutine that reads the PubSub connection, until Close.
