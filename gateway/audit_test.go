@@ -417,7 +417,7 @@ func TestAuditBusNATS(t *testing.T) {
 }
 
 // freeAddr is a loopback address with a port free now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

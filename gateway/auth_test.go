@@ -149,7 +149,7 @@ type call struct {
 
 // recordCalls puts a recording proxy in front of each demo service of a
 // fresh set and returns the environment pointing the gateway at them.
-func recordCalls(t *testing.T, base *testEnv) (map[string]string, func() []call) {
+func recordCalls(t testing.TB, base *testEnv) (map[string]string, func() []call) {
 	t.Helper()
 	var mu sync.Mutex
 	var calls []call

@@ -50,7 +50,7 @@ type pair struct {
 	exactCalls bool
 }
 
-func startPair(t *testing.T, extra map[string]string) *pair {
+func startPair(t testing.TB, extra map[string]string) *pair {
 	t.Helper()
 	demoEnv := startStacker(t, nil)
 	env, calls := recordCalls(t, demoEnv)
@@ -101,7 +101,7 @@ func (p *pair) sameAudit(t *testing.T) {
 }
 
 // rawPost sends a query and returns the status and the body as it came.
-func rawPost(t *testing.T, e *testEnv, header http.Header, query string, vars map[string]any) (int, []byte) {
+func rawPost(t testing.TB, e *testEnv, header http.Header, query string, vars map[string]any) (int, []byte) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(body))
@@ -120,7 +120,7 @@ func rawPost(t *testing.T, e *testEnv, header http.Header, query string, vars ma
 
 // same runs query on both gateways and reports any difference in status,
 // body or upstream calls.
-func (p *pair) same(t *testing.T, name string, header http.Header, query string, vars map[string]any) bool {
+func (p *pair) same(t testing.TB, name string, header http.Header, query string, vars map[string]any) bool {
 	t.Helper()
 	h := header.Clone()
 	if h == nil {
@@ -155,7 +155,7 @@ func (p *pair) same(t *testing.T, name string, header http.Header, query string,
 }
 
 // compiledCounts reads the compiled gateway's counters.
-func (p *pair) compiledCounts(t *testing.T) (answered, handedOver int64) {
+func (p *pair) compiledCounts(t testing.TB) (answered, handedOver int64) {
 	t.Helper()
 	var stats struct{ Counters map[string]int64 }
 	resp, err := p.on.HTTP.Get("http://" + p.debug + "/debug/stats")
@@ -286,6 +286,25 @@ func TestCompiledMatchesGqlgenWithAuthorization(t *testing.T) {
 		t.Errorf("want both paths taken: %d answered, %d handed over", answered, handedOver)
 	}
 	p.sameAudit(t)
+}
+
+// FuzzCompiledMatchesGqlgen is the differential test with the fuzzer
+// choosing the generator's seed:
+//
+//	go test -run '^$' -fuzz FuzzCompiledMatchesGqlgen -fuzztime 2m ./gateway/
+func FuzzCompiledMatchesGqlgen(f *testing.F) {
+	for _, seed := range []uint64{1, 2, 3, 42} {
+		f.Add(seed)
+	}
+	p := startPair(f, nil)
+	p.exactCalls = false
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		g := newOpGen(rand.New(rand.NewPCG(seed, seed>>7)), p.demo.Store)
+		for i := range 5 {
+			q, vars := g.operation()
+			p.same(t, fmt.Sprintf("seed %d #%d", seed, i), nil, q, vars)
+		}
+	})
 }
 
 // With faults in the services (503s, a dead service, unknown ids), the
@@ -463,7 +482,7 @@ var serviceOf = map[string]string{
 // levels bounds the calls the planner may make for query: per service, one
 // for each depth at which the query selects values of its types, plus one
 // for each depth holding patients (the contact policy loads their cases).
-func levels(t *testing.T, query string, vars map[string]any) map[string]int {
+func levels(t testing.TB, query string, vars map[string]any) map[string]int {
 	t.Helper()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	doc, err := gqlparser.LoadQuery(s, query)
