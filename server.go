@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/stacker/stacker/floor"
 	"github.com/stacker/stacker/gateway"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/loadtest"
@@ -54,6 +55,9 @@ commands:
   demo    run only the eight demo services, printing their URLs as
           STACKER_<SERVICE>_URL=... lines (for benchmarks that must count
           the gateway's CPU alone)
+  floor   the case board without a gateway: the same upstream calls and
+          answer, hand-written, for the load command to measure beside the
+          gateway (scripts/loadbench.sh -compare)
   load    closed-loop load against a running gateway (go run . load -h)
   schema  print, diff and check the schema, validate front-end operations
           (go run . schema -h)
@@ -71,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return gateway.Run(ctx, getenv, stdout, stderr)
 	case "demo":
 		return gateway.RunDemo(ctx, getenv, stdout, stderr)
+	case "floor":
+		return floor.Run(ctx, getenv, stdout, stderr)
 	case "load":
 		return loadtest.Run(ctx, args[2:], stdout, stderr)
 	case "schema":

@@ -42,6 +42,9 @@ type config struct {
 	body         []byte // the marshalled request, sent unchanged by every worker
 	stackerStats string
 	demoStats    string
+	floorURL     string // "": no floor; else measured in turn with url
+	floorStats   string
+	name         string // the target's name in the report ("": none)
 	jsonOut      bool
 	runs         int
 	header       http.Header // extra request headers (-header), e.g. Authorization
@@ -77,6 +80,10 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&operation, "operation", "", "operationName to send (optional)")
 	fs.StringVar(&cfg.stackerStats, "stacker-stats", "", "Stacker stats URL, e.g. http://127.0.0.1:6060/debug/stats (optional)")
 	fs.StringVar(&cfg.demoStats, "demo-stats", "", "demo services stats URL, e.g. http://127.0.0.1:7070/stats (optional)")
+	fs.StringVar(&cfg.floorURL, "floor-url", "", "the floor's endpoint (stacker floor), measured in turn with -url: floor, gateway, floor, ...; "+
+		"the report ends with the medians of both and gateway/floor ratios (optional)")
+	fs.StringVar(&cfg.floorStats, "floor-stats", "", "the floor's stats URL, as -stacker-stats is the gateway's (optional, with -floor-url)")
+	fs.StringVar(&cfg.name, "name", "", `the target's name in the report, e.g. "floor" when -url is the floor alone (optional)`)
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
 	fs.IntVar(&cfg.runs, "runs", 1, "measured runs; with more than one the median of each figure is printed too")
 	cfg.header = http.Header{}
@@ -112,15 +119,21 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-timeout %s: must be positive", cfg.timeout)
 	case cfg.runs < 1:
 		return config{}, fmt.Errorf("-runs %d: must be at least 1", cfg.runs)
+	case cfg.floorStats != "" && cfg.floorURL == "":
+		return config{}, errors.New("-floor-stats without -floor-url: there is no floor to read")
+	case cfg.name != "" && cfg.floorURL != "":
+		return config{}, errors.New("-name with -floor-url: a comparison names its targets floor and gateway")
 	}
 
 	for _, t := range []struct{ flag, url string }{
 		{"url", cfg.url},
 		{"stacker-stats", cfg.stackerStats},
 		{"demo-stats", cfg.demoStats},
+		{"floor-url", cfg.floorURL},
+		{"floor-stats", cfg.floorStats},
 	} {
 		if t.url == "" && t.flag != "url" {
-			continue // optional stats endpoint not given
+			continue // optional endpoint not given
 		}
 		if err := checkTarget(t.url, allowRemote); err != nil {
 			return config{}, fmt.Errorf("-%s: %w", t.flag, err)

@@ -12,6 +12,11 @@
 // Stacker's CPU and memory cost. With -runs N it repeats the measured run and
 // also prints the median of each figure, which is how figures are quoted.
 //
+// With -floor-url it measures the floor (`stacker floor`: the same answer
+// without a gateway) in turn with the gateway, floor first in every pair,
+// so both see the same machine within seconds of each other, and ends with
+// the gateway's figures over the floor's (see Comparison).
+//
 // Every run is bounded: it stops at -d or after -n requests, whichever comes
 // first, and at once when its context ends. Targets must be loopback
 // addresses unless -allow-remote is given, because load may only be put on
@@ -64,52 +69,109 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		maxRequests: cfg.maxRequests,
 	}
 
-	fmt.Fprintf(stderr, "load: POST %s, concurrency %d, duration %s, max requests %d, runs %d\n",
-		cfg.url, cfg.concurrency, cfg.duration, cfg.maxRequests, cfg.runs)
+	targets := []target{{name: cfg.name, url: cfg.url, stats: cfg.stackerStats}}
+	if cfg.floorURL != "" {
+		targets = []target{
+			{name: "floor", url: cfg.floorURL, stats: cfg.floorStats},
+			{name: "gateway", url: cfg.url, stats: cfg.stackerStats},
+		}
+	}
+	for _, tg := range targets {
+		fmt.Fprintf(stderr, "load: POST %s, concurrency %d, duration %s, max requests %d, runs %d\n",
+			tg.url, cfg.concurrency, cfg.duration, cfg.maxRequests, cfg.runs)
+	}
 
 	if cfg.warmup > 0 {
-		fmt.Fprintf(stderr, "load: warming up for %s\n", cfg.warmup)
-		warm := spec
-		warm.duration, warm.maxRequests = cfg.warmup, 0
-		t, _, err := runLoad(ctx, warm)
-		if err != nil {
-			return fmt.Errorf("load: warmup: %w", err)
-		}
-		if n := t.errs.Total(); n > 0 {
-			// Not fatal (errors are a measured figure), but a target that
-			// fails during warmup usually means a wrong URL or query.
-			fmt.Fprintf(stderr, "load: warmup: %d of %d requests failed; first: %s\n", n, t.requests, t.sample)
+		for _, tg := range targets {
+			fmt.Fprintf(stderr, "load: warming up %s for %s\n", tg.url, cfg.warmup)
+			warm := spec
+			warm.url, warm.duration, warm.maxRequests = tg.url, cfg.warmup, 0
+			t, _, err := runLoad(ctx, warm)
+			if err != nil {
+				return fmt.Errorf("load: warmup: %w", err)
+			}
+			if n := t.errs.Total(); n > 0 {
+				// Not fatal (errors are a measured figure), but a target that
+				// fails during warmup usually means a wrong URL or query.
+				fmt.Fprintf(stderr, "load: warmup: %d of %d requests failed; first: %s\n", n, t.requests, t.sample)
+			}
 		}
 	}
 
-	reports := make([]Report, 0, cfg.runs)
+	reports := make([][]Report, len(targets))
 	for i := range cfg.runs {
-		r, err := measure(ctx, spec, statsClient, cfg.stackerStats, cfg.demoStats)
-		if err != nil {
-			return fmt.Errorf("load: run %d/%d: %w", i+1, cfg.runs, err)
-		}
-		r.Run, r.Runs = i+1, cfg.runs
-		reports = append(reports, r)
-		if !cfg.jsonOut {
-			r.WriteText(stdout)
+		for j, tg := range targets {
+			s := spec
+			s.url = tg.url
+			r, err := measure(ctx, s, statsClient, tg.stats, cfg.demoStats)
+			if err != nil {
+				return fmt.Errorf("load: %srun %d/%d: %w", prefix(tg.name), i+1, cfg.runs, err)
+			}
+			r.Run, r.Runs, r.Target = i+1, cfg.runs, tg.name
+			reports[j] = append(reports[j], r)
+			if !cfg.jsonOut {
+				r.WriteText(stdout)
+			}
 		}
 	}
 
-	med := Median(reports)
+	if len(targets) == 2 {
+		return writeComparison(stdout, cfg.jsonOut, reports[1], reports[0])
+	}
+	med := Median(reports[0])
 	if cfg.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		out := struct {
-			Runs   []Report `json:"runs"`
-			Median Report   `json:"median"`
-		}{reports, med}
-		if err := enc.Encode(out); err != nil {
-			return fmt.Errorf("load: writing report: %w", err)
-		}
-		return nil
+		return writeJSON(stdout, runsJSON{reports[0], med})
 	}
 	if cfg.runs > 1 {
 		med.WriteText(stdout)
+	}
+	return nil
+}
+
+// target is one endpoint under load and its process's stats URL ("": none).
+// name is -name alone, "floor" or "gateway" in a comparison.
+type target struct {
+	name, url, stats string
+}
+
+// prefix is name followed by a space, or nothing.
+func prefix(name string) string {
+	if name == "" {
+		return ""
+	}
+	return name + " "
+}
+
+// writeComparison ends a comparison: the medians of both and the gateway's
+// figures over the floor's. The JSON keeps the single-target shape (runs,
+// median: the gateway's) and adds the floor's and the comparison beside it.
+func writeComparison(w io.Writer, jsonOut bool, gateway, floor []Report) error {
+	gm, fm := Median(gateway), Median(floor)
+	c := Compare(gm, fm)
+	if jsonOut {
+		return writeJSON(w, struct {
+			runsJSON
+			Floor      runsJSON   `json:"floor"`
+			Comparison Comparison `json:"comparison"`
+		}{runsJSON{gateway, gm}, runsJSON{floor, fm}, c})
+	}
+	fm.WriteText(w)
+	gm.WriteText(w)
+	c.WriteText(w, gm, fm)
+	return nil
+}
+
+// runsJSON is the -json report of one target.
+type runsJSON struct {
+	Runs   []Report `json:"runs"`
+	Median Report   `json:"median"`
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("load: writing report: %w", err)
 	}
 	return nil
 }

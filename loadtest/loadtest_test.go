@@ -83,20 +83,14 @@ func answerMixed(i int64, w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// jsonOutput is the shape Run prints with -json.
-type jsonOutput struct {
-	Runs   []Report `json:"runs"`
-	Median Report   `json:"median"`
-}
-
 // runJSON calls Run with -json and the given flags and decodes its output.
-func runJSON(t *testing.T, args ...string) jsonOutput {
+func runJSON(t *testing.T, args ...string) runsJSON {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	if err := Run(context.Background(), append([]string{"-json"}, args...), &stdout, &stderr); err != nil {
 		t.Fatalf("Run(%q): %v\nstderr:\n%s", args, err, stderr.String())
 	}
-	var out jsonOutput
+	var out runsJSON
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("decoding output %q: %v", stdout.String(), err)
 	}
@@ -219,27 +213,48 @@ func TestRunSendsConfiguredRequest(t *testing.T) {
 // per query and the demo services see 8 requests per query.
 func statsServers(t *testing.T, g *fakeGateway) (stackerURL, demoURL string) {
 	t.Helper()
+	return processStats(t, g, 4, 80<<20, nil), demoStatsServer(t, g)
+}
+
+// processStats starts a fake /debug/stats for the process behind g: msPerQuery
+// of CPU per request g got, a peak RSS of rss plus that count, and one more
+// goroutine at every read. read, when set, is called at every read.
+func processStats(t *testing.T, g *fakeGateway, msPerQuery float64, rss int64, read func()) string {
+	t.Helper()
 	var reads atomic.Int64
-	stacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if read != nil {
+			read()
+		}
 		n := g.count.Load()
 		json.NewEncoder(w).Encode(stackerStats{
-			CPUSeconds:     1.5 + float64(n)*0.004,
-			MaxRSSBytes:    80<<20 + n,
+			CPUSeconds:     1.5 + float64(n)*msPerQuery/1000,
+			MaxRSSBytes:    rss + n,
 			HeapInuseBytes: 10 << 20,
 			Goroutines:     10 + int(reads.Add(1)),
 		})
 	}))
-	t.Cleanup(stacker.Close)
-	demo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := g.count.Load()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// demoStatsServer starts fake demo stats that see 8 upstream requests for
+// every request any of gs got.
+func demoStatsServer(t *testing.T, gs ...*fakeGateway) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int64
+		for _, g := range gs {
+			n += g.count.Load()
+		}
 		json.NewEncoder(w).Encode(demoStats{Requests: map[string]int64{
 			"cases":     100 + n,
 			"patients":  n * 2,
 			"documents": n * 5,
 		}})
 	}))
-	t.Cleanup(demo.Close)
-	return stacker.URL, demo.URL
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestRunReadsStats(t *testing.T) {
@@ -422,6 +437,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"stray argument", []string{"extra"}, "unexpected"},
 		{"header without a colon", []string{"-header", "Authorization Bearer secret-token-value"}, "-header"},
 		{"header with a newline", []string{"-header", "X-A: b\r\nX-B: c"}, "-header"},
+		{"floor stats without a floor", []string{"-floor-stats", "http://127.0.0.1:1/debug/stats"}, "-floor-url"},
+		{"a name in a comparison", []string{"-name", "x", "-floor-url", "http://127.0.0.1:1/graphql"}, "-name"},
+		{"non-HTTP floor", []string{"-floor-url", "ftp://127.0.0.1/graphql"}, "-floor-url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -496,4 +514,77 @@ func mapsEqual(a, b map[string]float64) bool {
 		}
 	}
 	return true
+}
+
+// compareOutput is the shape Run prints with -json and -floor-url.
+type compareOutput struct {
+	runsJSON
+	Floor      runsJSON   `json:"floor"`
+	Comparison Comparison `json:"comparison"`
+}
+
+// With -floor-url the floor and the gateway are measured in turn, floor
+// first, each with its own process stats and the demo services' counters
+// of its own runs, and the gateway's figures are set over the floor's.
+func TestRunComparesWithFloor(t *testing.T) {
+	floor, gw := newFakeGateway(t, answerOK), newFakeGateway(t, answerOK)
+	var mu sync.Mutex
+	var reads []string
+	record := func(name string) func() {
+		return func() { mu.Lock(); reads = append(reads, name); mu.Unlock() }
+	}
+	args := []string{"-url", gw.srv.URL, "-floor-url", floor.srv.URL,
+		"-stacker-stats", processStats(t, gw, 4, 80<<20, record("gateway")),
+		"-floor-stats", processStats(t, floor, 1, 20<<20, record("floor")),
+		"-demo-stats", demoStatsServer(t, floor, gw),
+		"-c", "2", "-n", "10", "-warmup", "5ms", "-runs", "3"}
+
+	var stdout, stderr bytes.Buffer
+	if err := Run(context.Background(), append([]string{"-json"}, args...), &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr.String())
+	}
+	var out compareOutput
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("decoding %s: %v", stdout.String(), err)
+	}
+	// Stats are read before and after each run, and only then.
+	want := strings.Repeat("floor floor gateway gateway ", 3)
+	if got := strings.Join(reads, " ") + " "; got != want {
+		t.Errorf("stats reads %q, want %q: runs must alternate, floor first", got, want)
+	}
+	for _, side := range []struct {
+		name  string
+		out   runsJSON
+		cpuMs float64
+	}{{"floor", out.Floor, 1}, {"gateway", out.runsJSON, 4}} {
+		if len(side.out.Runs) != 3 {
+			t.Fatalf("%s: %d runs, want 3", side.name, len(side.out.Runs))
+		}
+		for _, r := range append(side.out.Runs, side.out.Median) {
+			if r.Target != side.name || r.Requests != 10 || r.Upstream == nil || r.Upstream.PerQuery != 8 ||
+				r.Stacker == nil || math.Abs(r.Stacker.CPUMsPerQuery-side.cpuMs) > 1e-6 {
+				t.Errorf("%s run %d: %+v, want 10 requests at 8 upstream calls and %v ms CPU each", side.name, r.Run, r, side.cpuMs)
+			}
+		}
+	}
+	c := out.Comparison
+	if math.Abs(c.CPUMsPerQueryRatio-4) > 1e-6 || math.Abs(c.PeakRSSRatio-4) > 1e-3 || c.RequestsPerSecondRatio <= 0 {
+		t.Errorf("comparison %+v, want CPU and RSS 4x the floor's", c)
+	}
+
+	stdout.Reset()
+	if err := Run(context.Background(), append([]string{"-runs", "2"}, args[:len(args)-2]...), &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		"floor run 1/2: ", "gateway run 1/2: ", "floor run 2/2: ", "gateway run 2/2: ",
+		"floor median of 2 runs: ", "gateway median of 2 runs: ",
+		"  floor        1.00 ms CPU/query", "  gateway      4.00 ms CPU/query",
+		"gateway / floor, medians of 2 runs each:\n  CPU/query    4.00 / 1.00 ms = 4.00x\n  peak RSS     80.0 / 20.0 MiB = 4.00x\n",
+		"  upstream     8.00 / 8.00 requests/query\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
 }

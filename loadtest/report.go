@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -15,7 +16,8 @@ import (
 // and per-query figures divide by it. Upstream and Stacker are nil when their
 // stats endpoint was not given.
 type Report struct {
-	Run               int         `json:"run,omitempty"` // 1-based; 0 for a median
+	Target            string      `json:"target,omitempty"` // -name; "floor" or "gateway" in a comparison
+	Run               int         `json:"run,omitempty"`    // 1-based; 0 for a median
 	Runs              int         `json:"runs"`
 	Concurrency       int         `json:"concurrency"`
 	Seconds           float64     `json:"seconds"` // wall time of the measured load
@@ -46,7 +48,8 @@ type Upstream struct {
 	ByService map[string]float64 `json:"by_service_per_query"`
 }
 
-// Stacker is the gateway process's cost. PeakRSSBytes is the process's peak
+// Stacker is the gateway process's cost (the floor's, in a floor's report).
+// PeakRSSBytes is the process's peak
 // so far, so it covers this run and everything before it.
 type Stacker struct {
 	CPUSeconds      float64 `json:"cpu_seconds"` // user+sys during the run
@@ -114,8 +117,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // how figures are quoted: one slow or lucky run does not move it. Counts are
 // rounded to whole numbers. Upstream and Stacker are medians over the
 // reports that have them, nil if none does; a service missing from a report
-// counts as zero there. FirstError is the first one reported. Run is 0 and
-// Runs is len(reports).
+// counts as zero there. FirstError is the first one reported. Run is 0,
+// Runs is len(reports) and Target that of the first report.
 func Median(reports []Report) Report {
 	if len(reports) == 0 {
 		return Report{}
@@ -125,6 +128,7 @@ func Median(reports []Report) Report {
 		return int(math.Round(f(func(r Report) float64 { return float64(get(r)) })))
 	}
 	m := Report{
+		Target:            reports[0].Target,
 		Runs:              len(reports),
 		Concurrency:       i(func(r Report) int { return r.Concurrency }),
 		Seconds:           f(func(r Report) float64 { return r.Seconds }),
@@ -207,13 +211,13 @@ func medianOf[T any](xs []T, get func(T) float64) float64 {
 	return (v[n/2-1] + v[n/2]) / 2
 }
 
-// WriteText writes r in the human-readable form: a header naming the run (or
-// the median) and one line per group of figures.
+// WriteText writes r in the human-readable form: a header naming the target
+// and the run (or the median), and one line per group of figures.
 func (r Report) WriteText(w io.Writer) {
 	if r.Run > 0 {
-		fmt.Fprintf(w, "run %d/%d: %.1fs, concurrency %d\n", r.Run, r.Runs, r.Seconds, r.Concurrency)
+		fmt.Fprintf(w, "%srun %d/%d: %.1fs, concurrency %d\n", prefix(r.Target), r.Run, r.Runs, r.Seconds, r.Concurrency)
 	} else {
-		fmt.Fprintf(w, "median of %d runs: %.1fs, concurrency %d\n", r.Runs, r.Seconds, r.Concurrency)
+		fmt.Fprintf(w, "%smedian of %d runs: %.1fs, concurrency %d\n", prefix(r.Target), r.Runs, r.Seconds, r.Concurrency)
 	}
 
 	fmt.Fprintf(w, "  requests     %d (%.1f/s), errors %d (%.2f%%)", r.Requests, r.RequestsPerSecond, r.Errors, r.ErrorRate*100)
@@ -250,8 +254,9 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  upstream     %.2f requests/query (%s)\n", u.PerQuery, strings.Join(per, ", "))
 	}
 	if s := r.Stacker; s != nil {
-		fmt.Fprintf(w, "  stacker      %.2f ms CPU/query, peak RSS %.1f MiB, heap in use %.1f MiB, goroutines %d -> %d\n",
-			s.CPUMsPerQuery, mib(s.PeakRSSBytes), mib(s.HeapInuseBytes), s.GoroutinesStart, s.GoroutinesEnd)
+		process := cmp.Or(r.Target, "stacker")
+		fmt.Fprintf(w, "  %-12s %.2f ms CPU/query, peak RSS %.1f MiB, heap in use %.1f MiB, goroutines %d -> %d\n",
+			process, s.CPUMsPerQuery, mib(s.PeakRSSBytes), mib(s.HeapInuseBytes), s.GoroutinesStart, s.GoroutinesEnd)
 	}
 }
 

@@ -334,3 +334,39 @@ func TestAllowRemote(t *testing.T) {
 		t.Errorf("url %q", cfg.url)
 	}
 }
+
+func TestCompare(t *testing.T) {
+	rep := func(rps, p50, p99 float64, st *Stacker) Report {
+		return Report{RequestsPerSecond: rps, Latency: Latency{P50: p50, P99: p99}, Stacker: st}
+	}
+	for _, tc := range []struct {
+		name           string
+		gateway, floor Report
+		want           Comparison
+	}{
+		{
+			name:    "ratios of costs and rates, differences of latencies",
+			gateway: rep(100, 28, 35, &Stacker{CPUMsPerQuery: 9, PeakRSSBytes: 90 << 20}),
+			floor:   rep(400, 24, 26, &Stacker{CPUMsPerQuery: 2, PeakRSSBytes: 30 << 20}),
+			want:    Comparison{CPUMsPerQueryRatio: 4.5, PeakRSSRatio: 3, RequestsPerSecondRatio: 0.25, P50DiffMs: 4, P99DiffMs: 9},
+		},
+		{
+			name:    "no process stats on one side: no cost ratios",
+			gateway: rep(100, 28, 35, &Stacker{CPUMsPerQuery: 9, PeakRSSBytes: 90 << 20}),
+			floor:   rep(400, 24, 26, nil),
+			want:    Comparison{RequestsPerSecondRatio: 0.25, P50DiffMs: 4, P99DiffMs: 9},
+		},
+		{
+			name:    "a floor of zero gives 0, not Inf",
+			gateway: rep(100, 1, 1, &Stacker{CPUMsPerQuery: 9}),
+			floor:   rep(0, 1, 1, &Stacker{}),
+			want:    Comparison{},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Compare(tc.gateway, tc.floor); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
