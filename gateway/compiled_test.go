@@ -44,9 +44,9 @@ type pair struct {
 	demo              *testEnv
 	// exactCalls: an operation the compiled path answered must make
 	// exactly gqlgen's calls. Generated operations that reach one service
-	// at several depths (patient.cases.patient.insurer) make one call per
-	// depth at most, and how many of those batch together depends on
-	// timing in either path; for them the bound is one per depth (levels).
+	// along several paths (documents.case and appointments.case) make one
+	// call per path at most, and how many of those batch together depends
+	// on timing in either path; for them the bound is levels.
 	exactCalls bool
 }
 
@@ -480,8 +480,11 @@ var serviceOf = map[string]string{
 }
 
 // levels bounds the calls the planner may make for query: per service, one
-// for each depth at which the query selects values of its types, plus one
-// for each depth holding patients (the contact policy loads their cases).
+// for each distinct path (field names, from the root) at which the query
+// selects values of its types (the planner claims each relation once per
+// set of parents; the same relation under two branches, documents.case and
+// appointments.case, is two claims that batch together only by timing), plus
+// one for each path holding patients (the contact policy loads their cases).
 func levels(t testing.TB, query string, vars map[string]any) map[string]int {
 	t.Helper()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
@@ -489,42 +492,43 @@ func levels(t testing.TB, query string, vars map[string]any) map[string]int {
 	if err != nil {
 		return nil
 	}
-	depths := map[string]map[int]bool{}
-	add := func(svc string, d int) {
-		if depths[svc] == nil {
-			depths[svc] = map[int]bool{}
+	paths := map[string]map[string]bool{}
+	add := func(svc, path string) {
+		if paths[svc] == nil {
+			paths[svc] = map[string]bool{}
 		}
-		depths[svc][d] = true
+		paths[svc][path] = true
 	}
-	var walk func(sel ast.SelectionSet, d int)
-	walk = func(sel ast.SelectionSet, d int) {
+	var walk func(sel ast.SelectionSet, path string)
+	walk = func(sel ast.SelectionSet, path string) {
 		for _, x := range sel {
 			switch x := x.(type) {
 			case *ast.Field:
 				if x.Definition == nil {
 					continue
 				}
+				p := path + "." + x.Name
 				tn := x.Definition.Type.Name()
 				if svc, ok := serviceOf[tn]; ok {
-					add(svc, d)
+					add(svc, p)
 					if tn == "Patient" {
-						add("cases", d+1)
+						add("cases", p+"/policy")
 					}
 				}
-				walk(x.SelectionSet, d+1)
+				walk(x.SelectionSet, p)
 			case *ast.InlineFragment:
-				walk(x.SelectionSet, d)
+				walk(x.SelectionSet, path)
 			case *ast.FragmentSpread:
-				walk(x.Definition.SelectionSet, d)
+				walk(x.Definition.SelectionSet, path)
 			}
 		}
 	}
 	for _, op := range doc.Operations {
-		walk(op.SelectionSet, 0)
+		walk(op.SelectionSet, "")
 	}
 	out := map[string]int{}
-	for svc, ds := range depths {
-		out[svc] = len(ds)
+	for svc, ps := range paths {
+		out[svc] = len(ps)
 	}
 	return out
 }
