@@ -47,6 +47,13 @@ func newLoader[V any](service string, o Options, fetch fetchFunc[V], missing fun
 // Load returns the value for one key, batching it with the other Loads of the
 // same window unless LoadAll already fetched (or is fetching) it.
 func (l *Loader[V]) Load(ctx context.Context, key int) (V, error) {
+	// A claimed or cached key needs none of dataloader's batching: its
+	// thunk is in the cache already. This is nearly every Load, since the
+	// planner claims what the resolvers read, and dataloader allocates a
+	// thunk and its channel per call.
+	if t, ok := l.cache.Get(ctx, key); ok {
+		return t()
+	}
 	return l.dl.Load(ctx, key)()
 }
 

@@ -147,6 +147,33 @@ type compiledWriter struct {
 	a         *authz.Access
 	collector *audit.Collector
 	buf       bytes.Buffer
+	// fields memoises the collected fields of a selection set on a type:
+	// gqlgen's own cache builds a string key on every call, and a list
+	// asks for the same set once per element.
+	fields map[fieldsKey][]graphql.CollectedField
+}
+
+type fieldsKey struct {
+	first    *ast.Selection
+	n        int
+	typeName string
+}
+
+// collect is graphql.CollectFields, memoised per selection set and type.
+func (w *compiledWriter) collect(sel ast.SelectionSet, typeName string) []graphql.CollectedField {
+	if len(sel) == 0 {
+		return nil
+	}
+	k := fieldsKey{&sel[0], len(sel), typeName}
+	if f, ok := w.fields[k]; ok {
+		return f
+	}
+	f := graphql.CollectFields(w.oc, sel, []string{typeName})
+	if w.fields == nil {
+		w.fields = make(map[fieldsKey][]graphql.CollectedField, 16)
+	}
+	w.fields[k] = f
+	return f
 }
 
 // root writes the root fields. It takes one root field (and __typename):
@@ -366,7 +393,7 @@ func (w *compiledWriter) value(t *ast.Type, v any, sel ast.SelectionSet) error {
 
 // object writes the fields sel selects on the object v of type def.
 func (w *compiledWriter) object(def *ast.Definition, v any, sel ast.SelectionSet) error {
-	fields := graphql.CollectFields(w.oc, sel, []string{def.Name})
+	fields := w.collect(sel, def.Name)
 	rel := w.r.rels.objects[def.Name]
 	w.buf.WriteByte('{')
 	for i, f := range fields {
