@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -157,7 +158,6 @@ func renderPage(opts Options) ([]byte, error) {
 // (web/build.mjs), so it can be cached for good.
 type asset struct {
 	name        string
-	body        []byte
 	contentType string
 	etag        string
 
@@ -209,14 +209,43 @@ func loadAssets() (map[string]*asset, error) {
 		if e.IsDir() {
 			continue
 		}
-		body, err := dist.ReadFile("dist/assets/" + e.Name())
+		a := &asset{name: e.Name(), contentType: contentType(e.Name())}
+		h := sha256.New()
+		f, err := a.open()
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(body)
-		assets[e.Name()] = &asset{name: e.Name(), body: body, contentType: contentType(e.Name()), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		a.etag = `"` + hex.EncodeToString(h.Sum(nil)[:8]) + `"`
+		assets[e.Name()] = a
 	}
 	return assets, nil
+}
+
+// open reads the asset from the binary's embedded files, where it stays:
+// the bundle is about 7 MB, and a copy on the heap would cost every
+// replica that, and twice that under the garbage collector's headroom.
+func (a *asset) open() (interface {
+	io.ReadSeeker
+	io.Closer
+}, error) {
+	f, err := dist.Open("dist/assets/" + a.name)
+	if err != nil {
+		return nil, err
+	}
+	rs, ok := f.(interface {
+		io.ReadSeeker
+		io.Closer
+	})
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("playground: embedded %s cannot seek", a.name)
+	}
+	return rs, nil
 }
 
 // compressed returns the gzip form of a text asset, made on first use (the
@@ -226,11 +255,16 @@ func (a *asset) compressed() []byte {
 		if !strings.HasPrefix(a.contentType, "text/") && a.contentType != "application/json" {
 			return
 		}
+		f, err := a.open()
+		if err != nil {
+			return
+		}
+		defer f.Close()
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-		zw.Write(a.body)
+		n, err := io.Copy(zw, f)
 		zw.Close()
-		if b.Len() < len(a.body)*9/10 {
+		if err == nil && int64(b.Len()) < n*9/10 {
 			a.gzipped = b.Bytes()
 		}
 	})
@@ -274,16 +308,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr.Set("Content-Type", a.contentType)
 	hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
-	body, etag := a.body, a.etag
 	if gz := a.compressed(); gz != nil {
 		hdr.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r) {
 			hdr.Set("Content-Encoding", "gzip")
-			body, etag = gz, strings.TrimSuffix(etag, `"`)+`-gzip"`
+			hdr.Set("ETag", strings.TrimSuffix(a.etag, `"`)+`-gzip"`)
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(gz))
+			return
 		}
 	}
-	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	hdr.Set("ETag", a.etag)
+	f, err := a.open()
+	if err != nil {
+		http.Error(w, "playground asset unavailable", http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	http.ServeContent(w, r, "", time.Time{}, f)
 }
 
 // acceptsGzip reports whether Accept-Encoding lists gzip with a non-zero q.
