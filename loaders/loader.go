@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -62,10 +63,11 @@ func (l *Loader[V]) Load(ctx context.Context, key int) (V, error) {
 // chunks of the service's id limit, in parallel; keys already cached or in
 // flight are shared.
 func (l *Loader[V]) LoadAll(ctx context.Context, keys []int) ([]V, []error) {
-	thunks, todo := l.cache.claim(keys, nil)
-	if len(todo) > 0 {
-		results := l.batch(ctx, todo)
-		l.cache.settle(todo, results)
+	c := l.cache.claim(keys, false)
+	thunks := c.thunks
+	if c.mine != nil {
+		c.mine.vals, c.mine.errs = l.fetchAll(ctx, c.todo)
+		l.cache.settle(c.mine, c.todo)
 	}
 	vals := make([]V, len(keys))
 	var errs []error
@@ -82,29 +84,39 @@ func (l *Loader[V]) LoadAll(ctx context.Context, keys []int) ([]V, []error) {
 	return vals, errs
 }
 
-// batch is the dataloader BatchFunc: one result per key, in key order. Keys
-// arrive unique (the cache sees to that); they are split at the service's id
-// limit and the chunks fetched in parallel.
+// batch is the dataloader BatchFunc, for the keys no one claimed before
+// a Load asked for them: fetchAll's results, one per key.
 func (l *Loader[V]) batch(ctx context.Context, keys []int) []*dataloader.Result[V] {
+	vals, errs := l.fetchAll(ctx, keys)
 	results := make([]*dataloader.Result[V], len(keys))
+	for i := range keys {
+		results[i] = &dataloader.Result[V]{Data: vals[i], Error: errs[i]}
+	}
+	return results
+}
+
+// fetchAll fetches keys, which arrive unique (the cache sees to that): one
+// value and one error slot per key, in key order. They are split at the
+// service's id limit and the chunks fetched in parallel.
+func (l *Loader[V]) fetchAll(ctx context.Context, keys []int) ([]V, []error) {
+	vals := make([]V, len(keys))
+	errs := make([]error, len(keys))
 	fill := func(chunk []int, offset int) {
 		found, err := l.safeFetch(ctx, chunk)
 		for i, k := range chunk {
-			r := &dataloader.Result[V]{}
 			switch v, ok := found[k]; {
 			case err != nil:
-				r.Error = err
+				errs[offset+i] = err
 			case ok:
-				r.Data = v
+				vals[offset+i] = v
 			default:
-				r.Data, r.Error = l.missing(k)
+				vals[offset+i], errs[offset+i] = l.missing(k)
 			}
-			results[offset+i] = r
 		}
 	}
 	if len(keys) <= maxIDs {
 		fill(keys, 0)
-		return results
+		return vals, errs
 	}
 	var wg sync.WaitGroup
 	for off := 0; off < len(keys); off += maxIDs {
@@ -112,7 +124,7 @@ func (l *Loader[V]) batch(ctx context.Context, keys []int) []*dataloader.Result[
 		wg.Go(func() { fill(chunk, off) })
 	}
 	wg.Wait()
-	return results
+	return vals, errs
 }
 
 // safeFetch turns a panic in a fetch into an error for the keys of that chunk:
@@ -143,90 +155,106 @@ func (e *PanicError) Error() string { return fmt.Sprintf("%s: panic in fetch: %v
 type cache[V any] struct {
 	mu      sync.Mutex
 	entries map[int]dataloader.Thunk[V]
-	pending map[int]*pendingResult[V]
+	pending map[int]slot[V]
 }
 
-// pendingResult is a value being fetched by LoadAll or Prefetch. It becomes
-// known in two steps: fetched closes when the value is set, for the
-// Prefetch calls that hold it (they claim the level below from it); done
-// closes when they all have, and only then do field resolvers see it.
-type pendingResult[V any] struct {
+// pending is a set of keys one LoadAll or Prefetch claimed and is fetching
+// together. Its values become known in two steps: fetched closes when they
+// are set, for the Prefetch calls that hold them (they claim the level
+// below from them); done closes when they all have, and only then do field
+// resolvers see them. One per batch rather than per key: a case board
+// claims some four hundred keys.
+type pending[V any] struct {
 	fetched chan struct{}
 	done    chan struct{}
 	holds   sync.WaitGroup
-	val     V
-	err     error
+	vals    []V // by the key's place in the batch, set before fetched closes
+	errs    []error
 }
 
-func (p *pendingResult[V]) early() (V, error) {
-	<-p.fetched
-	return p.val, p.err
+// slot is one key's place in a pending batch.
+type slot[V any] struct {
+	p *pending[V]
+	i int
+}
+
+func (s slot[V]) early() (V, error) {
+	<-s.p.fetched
+	return s.p.vals[s.i], s.p.errs[s.i]
 }
 
 func newCache[V any]() *cache[V] {
-	return &cache[V]{entries: make(map[int]dataloader.Thunk[V])}
+	return &cache[V]{entries: map[int]dataloader.Thunk[V]{}}
+}
+
+// claimed is what claim returns for a set of keys.
+type claimed[V any] struct {
+	// thunks has every key's thunk, in key order.
+	thunks []dataloader.Thunk[V]
+	// slots has, for keys being fetched (by this claim or another), their
+	// place in the batch fetching them; the zero slot for keys settled
+	// already.
+	slots []slot[V]
+	// mine is the batch of the keys this claim must fetch, todo (unique,
+	// in order), and settle; nil when there are none.
+	mine *pending[V]
+	todo []int
+	// holding are the other claims' batches this claim holds (see claim).
+	holding []*pending[V]
 }
 
 // claim returns a thunk for every key and the unique keys nobody has fetched
-// yet; the caller must settle those. With held non-nil, keys that another
+// yet, in a batch the caller must settle. With hold, batches that another
 // caller is still fetching are held: their results stay hidden from field
-// resolvers until the caller releases them, and held receives them.
-func (c *cache[V]) claim(keys []int, held map[int]*pendingResult[V]) (thunks []dataloader.Thunk[V], todo []int) {
-	thunks = make([]dataloader.Thunk[V], len(keys))
-	var ours map[int]bool // keys claimed by this call: never held by it
+// resolvers until the caller releases them (holds.Done).
+func (c *cache[V]) claim(keys []int, hold bool) claimed[V] {
+	out := claimed[V]{thunks: make([]dataloader.Thunk[V], len(keys)), slots: make([]slot[V], len(keys))}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, k := range keys {
 		if t, ok := c.entries[k]; ok {
-			if p, inFlight := c.pending[k]; inFlight && held != nil && !ours[k] {
-				if _, dup := held[k]; !dup {
-					p.holds.Add(1)
-					held[k] = p
+			out.thunks[i] = t
+			if s, inFlight := c.pending[k]; inFlight {
+				out.slots[i] = s
+				if hold && s.p != out.mine && !slices.Contains(out.holding, s.p) {
+					s.p.holds.Add(1)
+					out.holding = append(out.holding, s.p)
 				}
 			}
-			thunks[i] = t
 			continue
 		}
-		p := &pendingResult[V]{fetched: make(chan struct{}), done: make(chan struct{})}
+		if out.mine == nil {
+			out.mine = &pending[V]{fetched: make(chan struct{}), done: make(chan struct{})}
+		}
+		p, idx := out.mine, len(out.todo)
 		t := func() (V, error) {
 			<-p.done
-			return p.val, p.err
+			return p.vals[idx], p.errs[idx]
 		}
 		c.entries[k] = t
 		if c.pending == nil {
-			c.pending = make(map[int]*pendingResult[V])
+			c.pending = make(map[int]slot[V])
 		}
-		c.pending[k] = p
-		thunks[i] = t
-		todo = append(todo, k)
-		if held != nil {
-			if ours == nil {
-				ours = make(map[int]bool)
-			}
-			ours[k] = true
-		}
+		s := slot[V]{p: p, i: idx}
+		c.pending[k] = s
+		out.thunks[i], out.slots[i] = t, s
+		out.todo = append(out.todo, k)
 	}
-	return thunks, todo
+	return out
 }
 
-// settle publishes the results of claimed keys: first to the Prefetch calls
-// holding them, then, once those have released them, to everyone.
-func (c *cache[V]) settle(keys []int, results []*dataloader.Result[V]) {
-	ps := make([]*pendingResult[V], len(keys))
+// settle publishes the batch p of keys, its vals and errs set: first to the
+// Prefetch calls holding it, then, once those have released it, to
+// everyone.
+func (c *cache[V]) settle(p *pending[V], keys []int) {
 	c.mu.Lock()
-	for i, k := range keys {
-		ps[i] = c.pending[k]
+	for _, k := range keys {
 		delete(c.pending, k)
 	}
 	c.mu.Unlock()
-	for i, p := range ps {
-		p.val, p.err = results[i].Data, results[i].Error
-		close(p.fetched)
-	}
-	for _, p := range ps {
-		p.holds.Wait()
-		close(p.done)
-	}
+	close(p.fetched)
+	p.holds.Wait()
+	close(p.done)
 }
 
 func (c *cache[V]) Get(_ context.Context, k int) (dataloader.Thunk[V], bool) {
@@ -293,16 +321,15 @@ func (l *Loader[V]) Prime(key int, v V) {
 // level's values gate every subscriber of an event burst (a thousand
 // subscribers took twice as long to get their events with it).
 func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V)) {
-	held := make(map[int]*pendingResult[V])
-	thunks, todo := l.cache.claim(keys, held)
-	if len(todo) == 0 && len(held) == 0 {
+	c := l.cache.claim(keys, true)
+	if c.mine == nil && len(c.holding) == 0 {
 		// Every value was settled before: it is visible already, so then
 		// runs now, in the caller, rather than racing the readers of those
 		// values for the keys of the level below (the same patients
 		// reached again through their cases, say).
 		vals := make([]V, 0, len(keys))
 		for i := range keys {
-			if v, err := thunks[i](); err == nil {
+			if v, err := c.thunks[i](); err == nil {
 				vals = append(vals, v)
 			}
 		}
@@ -313,37 +340,35 @@ func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V
 		return
 	}
 	var started chan struct{} // closed once the fetch is under way, when the caller waits for that
-	if len(todo) > 0 && !l.shared {
+	if c.mine != nil && !l.shared {
 		started = make(chan struct{})
 	}
 	go func() {
 		if started != nil {
 			close(started)
 		}
-		var results []*dataloader.Result[V]
 		defer func() {
-			l.cache.settle(todo, results)
-			for _, p := range held {
+			if c.mine != nil {
+				l.cache.settle(c.mine, c.todo)
+			}
+			for _, p := range c.holding {
 				p.holds.Done()
 			}
 		}()
-		if len(todo) > 0 {
-			results = l.batch(ctx, todo)
-		}
-		mine := make(map[int]*dataloader.Result[V], len(todo))
-		for i, k := range todo {
-			mine[k] = results[i]
+		if c.mine != nil {
+			c.mine.vals, c.mine.errs = l.fetchAll(ctx, c.todo)
 		}
 		vals := make([]V, 0, len(keys))
-		for i, k := range keys {
+		for i := range keys {
 			var v V
 			var err error
-			if r, ok := mine[k]; ok {
-				v, err = r.Data, r.Error
-			} else if p, ok := held[k]; ok {
-				v, err = p.early()
-			} else {
-				v, err = thunks[i]() // settled before we came
+			switch s := c.slots[i]; {
+			case s.p != nil && s.p == c.mine:
+				v, err = s.p.vals[s.i], s.p.errs[s.i]
+			case s.p != nil:
+				v, err = s.early()
+			default:
+				v, err = c.thunks[i]() // settled before we came
 			}
 			if err == nil {
 				vals = append(vals, v)
