@@ -211,6 +211,11 @@ func (c *cache[V]) claim(keys []int, hold bool) claimed[V] {
 	out := claimed[V]{thunks: make([]dataloader.Thunk[V], len(keys)), slots: make([]slot[V], len(keys))}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.entries) == 0 {
+		// The first claim of an operation is most of its keys: size the
+		// map once rather than growing it seven times.
+		c.entries = make(map[int]dataloader.Thunk[V], len(keys))
+	}
 	for i, k := range keys {
 		if t, ok := c.entries[k]; ok {
 			out.thunks[i] = t
@@ -233,7 +238,7 @@ func (c *cache[V]) claim(keys []int, hold bool) claimed[V] {
 		}
 		c.entries[k] = t
 		if c.pending == nil {
-			c.pending = make(map[int]slot[V])
+			c.pending = make(map[int]slot[V], len(keys))
 		}
 		s := slot[V]{p: p, i: idx}
 		c.pending[k] = s
