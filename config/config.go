@@ -85,12 +85,13 @@ type Server struct {
 	// ShutdownTimeout is how long in-flight requests get after SIGINT or
 	// SIGTERM.
 	ShutdownTimeout time.Duration `env:"STACKER_SHUTDOWN_TIMEOUT" default:"10s"`
-	// GCPercent is the GOGC the gateway sets at start. A query allocates a
-	// few MB of short-lived garbage while the live heap stays small, so Go's
-	// default of 100 collects several times per query; 400 trades some
-	// memory for a fifth less CPU. When GOGC is set, Go has applied it
+	// GCPercent is the GOGC the gateway sets at start: Go's default. Under
+	// gqlgen's executor a case board made 2.7 MB of garbage and 400 saved a
+	// fifth of the CPU; the compiled path makes 0.6 MB, and 100 keeps the
+	// peak memory of a replica at concurrency 32 near 60 MB instead of
+	// 180 MB (docs/measuring.md). When GOGC is set, Go has applied it
 	// already (by its own rules) and GCPercent is 0: leave it be.
-	GCPercent int `env:"GOGC" default:"400" custom:"true"`
+	GCPercent int `env:"GOGC" default:"100" custom:"true"`
 	// CompiledExecution answers plain queries in one pass over the loaded
 	// values instead of through gqlgen's executor (resolvers/compiled.go);
 	// false leaves every operation to gqlgen.

@@ -23,7 +23,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:8080" || !c.Embedded() || c.Upstream.Retries != 2 || c.LoaderWait != 500*time.Microsecond ||
-		c.GCPercent != 400 || !c.Introspection || c.Log.Level != slog.LevelInfo {
+		c.GCPercent != 100 || !c.Introspection || c.Log.Level != slog.LevelInfo {
 		t.Errorf("defaults = %+v", c)
 	}
 }
