@@ -307,8 +307,9 @@ func FuzzCompiledMatchesGqlgen(f *testing.F) {
 	})
 }
 
-// With faults in the services (503s, a dead service, unknown ids), the
-// compiled path hands over and the answers stay the same.
+// With faults in the services (503s, 500s, a dead service, unknown ids),
+// the compiled path hands over and the answers stay the same. (422s come
+// only from mutations, which gqlgen always runs.)
 func TestCompiledMatchesGqlgenUnderFaults(t *testing.T) {
 	p := startPair(t, nil)
 	ops := frontEndOperations(t, p.demo.Store)
@@ -321,6 +322,12 @@ func TestCompiledMatchesGqlgenUnderFaults(t *testing.T) {
 		p.demo.Faults.set(service, 0)
 	}
 	p.same(t, "unknown ids", nil, unknown, nil)
+	// A dead service: every connection closed without an answer.
+	p.demo.Inject.Set("staff", demo.Faults{Drop: 1})
+	for name, op := range ops {
+		p.same(t, name+" with staff dead", nil, op.query, op.vars)
+	}
+	p.demo.Inject.Set("staff", demo.Faults{})
 	g := newOpGen(rand.New(rand.NewPCG(1, 2)), p.demo.Store)
 	p.demo.Faults.set("insurers", http.StatusInternalServerError)
 	for i := range 50 {
