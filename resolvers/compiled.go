@@ -199,7 +199,7 @@ func (w *compiledWriter) root() error {
 		}
 		w.key(f.Alias)
 		if f.Name == "__typename" {
-			graphql.MarshalString("Query").MarshalGQL(&w.buf)
+			w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), "Query"))
 			continue
 		}
 		if err := w.allowed("Query", f.Name, nil); err != nil {
@@ -332,8 +332,41 @@ func argument(t reflect.Type, gt *ast.Type, v any) (reflect.Value, error) {
 var unmarshalerType = reflect.TypeFor[graphql.Unmarshaler]()
 
 func (w *compiledWriter) key(alias string) {
-	graphql.MarshalString(alias).MarshalGQL(&w.buf)
-	w.buf.WriteByte(':')
+	b := appendQuoted(w.buf.AvailableBuffer(), alias)
+	w.buf.Write(append(b, ':'))
+}
+
+// appendQuoted appends s as a JSON string exactly as gqlgen's
+// graphql.MarshalString writes it (its writeQuotedString, which is not
+// exported), without the closure that costs per value. FuzzAppendQuoted
+// holds the two to the same bytes.
+func appendQuoted(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	b = append(b, '"')
+	start := 0
+	for i, c := range s {
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // allowed checks the caller may see typeName.field (of entity, for its
@@ -404,7 +437,7 @@ func (w *compiledWriter) object(def *ast.Definition, v any, sel ast.SelectionSet
 		}
 		w.key(f.Alias)
 		if f.Name == "__typename" {
-			graphql.MarshalString(def.Name).MarshalGQL(&w.buf)
+			w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), def.Name))
 			continue
 		}
 		if err := w.allowed(def.Name, f.Name, v); err != nil {
@@ -498,7 +531,8 @@ func (w *compiledWriter) leaf(t *ast.Type, def *ast.Definition, v any) error {
 		w.buf.Write(append(b, '"'))
 		return nil
 	case string:
-		m = graphql.MarshalString(x)
+		w.buf.Write(appendQuoted(w.buf.AvailableBuffer(), x))
+		return nil
 	case bool:
 		m = graphql.MarshalBoolean(x)
 	case float64:
