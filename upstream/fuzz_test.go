@@ -42,6 +42,8 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var fast []fuzzRow
 		fastErr := (&keyed{key: "things", dst: &fast}).unmarshal(types, body)
+		sized := make([]fuzzRow, 0, 2) // as GetByIDs sizes it
+		sizedErr := (&keyed{key: "things", dst: &sized}).unmarshal(types, body)
 
 		var std struct {
 			V *[]fuzzRow `json:"things"`
@@ -58,6 +60,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, *std.V) {
 			t.Fatalf("%q decodes to %+v, encoding/json says %+v", body, fast, *std.V)
+		}
+		if sizedErr != nil || !reflect.DeepEqual(sized, *std.V) && !(len(sized) == 0 && len(*std.V) == 0) {
+			t.Fatalf("%q decodes into a sized slice as %+v (%v), encoding/json says %+v", body, sized, sizedErr, *std.V)
 		}
 	})
 }
