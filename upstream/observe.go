@@ -64,10 +64,10 @@ func (c Call) Outcome() string {
 	}
 }
 
-// RouteOf is path with every all-digit segment replaced by ":id", and
+// routeOf is path with every all-digit segment replaced by ":id", and
 // idParam, the batch's id-list parameter when there is one, appended as
 // "?<idParam>". The typed clients put ids in paths only as decimal numbers.
-func RouteOf(path, idParam string) string {
+func routeOf(path, idParam string) string {
 	var b strings.Builder
 	b.Grow(len(path) + len(idParam) + 4)
 	for i, seg := range strings.Split(path, "/") {

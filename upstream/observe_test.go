@@ -123,8 +123,8 @@ func TestRouteOf(t *testing.T) {
 		{"/v2/cases", "", "/v2/cases"},
 		{"/", "", "/"},
 	} {
-		if got := RouteOf(tc.path, tc.param); got != tc.want {
-			t.Errorf("RouteOf(%q, %q) = %q, want %q", tc.path, tc.param, got, tc.want)
+		if got := routeOf(tc.path, tc.param); got != tc.want {
+			t.Errorf("routeOf(%q, %q) = %q, want %q", tc.path, tc.param, got, tc.want)
 		}
 	}
 }

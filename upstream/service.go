@@ -140,7 +140,7 @@ func (s *Service) do(ctx context.Context, method, rawURL string, r request, body
 	start := time.Now()
 	err := s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
 	s.observer.ObserveCall(ctx, Call{
-		Service: s.name, Method: method, Route: RouteOf(r.path, r.idParam),
+		Service: s.name, Method: method, Route: routeOf(r.path, r.idParam),
 		Status: rec.status, Err: err, Duration: time.Since(start), IDs: r.ids,
 		Retries: max(rec.attempts-1, 0), BudgetExhausted: rec.exhausted,
 	})
