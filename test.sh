@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: prepares what the tests need on this machine (a
-# Redis, the npm packages of the real clients, Debian's chromium), then runs
-# every test. `.ci/run` calls exactly this.
+# Redis, a NATS, Prometheus, the npm packages of the real clients, Debian's
+# chromium), then runs every test. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,6 +31,10 @@ if ! answers 4222; then
   nohup "$(command -v nats-server)" -a 127.0.0.1 -p 4222 >/tmp/stacker-nats.log 2>&1 &
   for _ in $(seq 50); do answers 4222 && break; sleep 0.1; done
 fi
+
+# Prometheus and promtool (Debian's prometheus package): the metrics tests
+# have a real Prometheus scrape a gateway, and promtool check its output.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || { log "installing prometheus"; apt_install prometheus; }
 
 # Node and the real clients' npm packages (pinned by package-lock.json).
 command -v node >/dev/null || { log "installing nodejs and npm"; apt_install nodejs npm; }

@@ -73,6 +73,14 @@ type Server struct {
 	// DebugAddr, when set, serves pprof and process figures on a separate
 	// listener for operators and the load command.
 	DebugAddr string `env:"STACKER_DEBUG_ADDR"`
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics on a
+	// listener of its own, so scrapes never reach the public one.
+	MetricsAddr string `env:"STACKER_METRICS_ADDR"`
+	// MetricsOperations is how many operation names, besides the front
+	// end's own (operations/), the metrics keep apart, first come first
+	// served; later names share the label "other", so clients inventing
+	// names cannot grow the series without bound.
+	MetricsOperations int `env:"STACKER_METRICS_OPERATIONS" default:"100" min:"0" max:"10000"`
 	// OperationTimeout is the deadline of every query and mutation; every
 	// upstream call it makes inherits it.
 	OperationTimeout time.Duration `env:"STACKER_OPERATION_TIMEOUT" default:"10s"`

@@ -1,7 +1,8 @@
 // Package gateway is the whole Stacker server built from a configuration:
 // the event bus, the embedded demo services when no service URLs are set,
 // the upstream clients, the resolvers, the GraphQL endpoint with its
-// transports and limits, authentication, the routes and the operators' debug listener.
+// transports and limits, authentication, the routes and the operators'
+// listeners (debug, metrics).
 // New builds it and listens; Serve serves until its context ends, then
 // shuts down gracefully.
 package gateway
@@ -24,6 +25,7 @@ import (
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/upstream"
 )
@@ -33,13 +35,16 @@ type Gateway struct {
 	cfg       config.Config
 	log       *slog.Logger
 	urls      map[string]string // the services' base URLs
-	servers   []*http.Server    // the public one first, then the debug one
+	servers   []*http.Server    // the public one first, then the operators'
 	listeners []net.Listener
 	closers   []func() // what New built, closed in reverse order
 	demo      *demo.Services
 	// demoTokens are the demo identity provider's tokens, one per console
 	// role, for the banner (STACKER_DEMO_AUTH).
 	demoTokens []demoToken
+
+	// debugLn and metricsLn are the operators' listeners, nil when off.
+	debugLn, metricsLn net.Listener
 }
 
 // Run is the `serve` command: it reads the configuration through getenv,
@@ -122,6 +127,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		g.closers = append(g.closers, func() { g.demo.Close() })
 	}
 
+	m, err := newMetrics(cfg)
+	if err != nil {
+		return nil, err
+	}
+
 	up := cfg.Upstream
 	hc := upstream.NewHTTPClient(upstream.Options{
 		MaxIdleConnsPerHost: up.MaxIdleConns,
@@ -145,6 +155,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 			RetryReserve:    float64(up.RetryReserve),
 			Logger:          log.With("component", "upstream"),
 			Identity:        upstream.Identity(cfg.Auth.ServiceIdentity[service]),
+			Observer:        callObserver(m),
 		}
 	})
 	if err != nil {
@@ -175,12 +186,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, err
 	}
 	g.closers = append(g.closers, res.Close)
+	if m != nil {
+		err := m.Watch(metrics.Sources{Services: clients.Services(), Events: bus, Live: res.LiveStats, Audit: trail})
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	apq, closeAPQ, err := newAPQCache(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	g.closers = append(g.closers, closeAPQ)
+	if m != nil {
+		apq = metrics.CountCache(m, "apq", apq)
+	}
 	var trusted *graphqlhttp.TrustedDocuments
 	if cfg.FrontDoor.TrustedDocumentsOff && cfg.Env == "production" {
 		log.Warn("STACKER_TRUSTED_DOCUMENTS=off: this production gateway runs any operation a client sends; " +
@@ -199,7 +219,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the
@@ -212,8 +232,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		if err != nil {
 			return nil, fmt.Errorf("listening on %s (STACKER_DEBUG_ADDR): %w", cfg.Server.DebugAddr, err)
 		}
-		g.listeners = append(g.listeners, dln)
+		g.listeners, g.debugLn = append(g.listeners, dln), dln
 		g.servers = append(g.servers, &http.Server{Handler: debugserver.Handler(counters(res, trail)), ReadHeaderTimeout: 10 * time.Second})
+	}
+	if m != nil {
+		mln, err := net.Listen("tcp", cfg.Server.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listening on %s (STACKER_METRICS_ADDR): %w", cfg.Server.MetricsAddr, err)
+		}
+		g.listeners, g.metricsLn = append(g.listeners, mln), mln
+		g.servers = append(g.servers, &http.Server{Handler: metricsRoutes(m), ReadHeaderTimeout: 10 * time.Second})
 	}
 	return g, nil
 }
@@ -260,8 +288,11 @@ func (g *Gateway) PrintBanner(w io.Writer) {
 	fmt.Fprintf(w, "Stacker is ready\n")
 	fmt.Fprintf(w, "  GraphQL     %s/graphql\n", base)
 	fmt.Fprintf(w, "  Playground  %s/\n", base)
-	for _, d := range g.listeners[1:] {
-		fmt.Fprintf(w, "  Debug       http://%s/debug/pprof/\n", displayAddr(d.Addr()))
+	if g.debugLn != nil {
+		fmt.Fprintf(w, "  Debug       http://%s/debug/pprof/\n", displayAddr(g.debugLn.Addr()))
+	}
+	if g.metricsLn != nil {
+		fmt.Fprintf(w, "  Metrics     http://%s/metrics\n", displayAddr(g.metricsLn.Addr()))
 	}
 	if g.cfg.Embedded() {
 		fmt.Fprintf(w, "  Demo services (embedded):\n")

@@ -22,6 +22,7 @@ import (
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
 )
 
@@ -30,8 +31,9 @@ import (
 // transport, a parsed-query cache, the request limits, persisted queries,
 // the error presenter and per-operation loaders. The extensions that read
 // the document run in order: trusted documents resolve or refuse it, APQ
-// resolves a hash, then the limits look at the final text.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware) *handler.Server {
+// resolves a hash, then the limits look at the final text. m, when not nil,
+// records every operation and counts the parsed-query cache's hits.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -41,7 +43,11 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second, authn))
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	var parsed graphql.Cache[*ast.QueryDocument] = lru.New[*ast.QueryDocument](cfg.QueryCacheSize)
+	if m != nil {
+		parsed = metrics.CountCache(m, "parsed_query", parsed)
+	}
+	srv.SetQueryCache(parsed)
 	srv.SetParserTokenLimit(cfg.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.FieldSuggestions)
 	srv.SetValidationRulesFn(graphqlhttp.ValidationRules(cfg.FieldSuggestions))
@@ -68,6 +74,13 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.Use(graphqlhttp.DeferOnlyOnQueries{})
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
+	if m != nil {
+		// First: it must see every operation's responses, the compiled
+		// path's included, and put its call count in the context before
+		// the loaders are made.
+		srv.AroundOperations(m.AroundOperations)
+		srv.AroundResponses(m.AroundResponses)
+	}
 	srv.AroundOperations(res.AroundOperations)
 	srv.AroundOperations(endAtExpiry)
 	if authorization(cfg).Enforce {

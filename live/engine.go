@@ -63,6 +63,27 @@ type Engine struct {
 	started bool
 	stop    context.CancelFunc
 	done    chan struct{}
+	dropped uint64 // subscriptions dropped for falling behind, under mu
+}
+
+// Stats are the engine's figures, for the operators' metrics.
+type Stats struct {
+	// Connections and Subscriptions are the WebSocket connections and the
+	// subscriptions (on any transport) open now.
+	Connections, Subscriptions int
+	// Dropped counts the subscriptions dropped for falling behind.
+	Dropped uint64
+}
+
+// Stats returns the engine's figures now; a nil engine (no event bus) has
+// none.
+func (lv *Engine) Stats() Stats {
+	if lv == nil {
+		return Stats{}
+	}
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	return Stats{Connections: len(lv.conns), Subscriptions: len(lv.subs), Dropped: lv.dropped}
 }
 
 // Sub is one subscription's place in the engine: its deliveries arrive on
@@ -237,6 +258,7 @@ func (lv *Engine) fanOut(burst []events.Event) {
 			s.dropped.Store(true)
 			close(s.ch)
 			delete(lv.subs, s)
+			lv.dropped++
 			lv.log.Warn("dropped a subscription that could not keep up", "buffer", cap(s.ch))
 			if s.conn != nil {
 				// Close its connection now, rather than let it miss events

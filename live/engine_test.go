@@ -38,6 +38,9 @@ func TestLiveDropsSlowSubscribers(t *testing.T) {
 	if !slow.dropped.Load() {
 		t.Error("the slow subscriber was not dropped")
 	}
+	if st := lv.Stats(); st != (Stats{Subscriptions: 1, Dropped: 1}) {
+		t.Errorf("Stats() = %+v, want the fast subscription open and the slow one dropped", st)
+	}
 	n := 0
 	for range slow.C { // closed after what it had buffered
 		n++
@@ -60,6 +63,9 @@ func TestLiveClosesTheConnectionOfADroppedSubscriber(t *testing.T) {
 	conn := lv.WithConnection(ctx)
 	if _, err := lv.Add(conn, func(events.Event) bool { return true }); err != nil {
 		t.Fatal(err)
+	}
+	if st := lv.Stats(); st != (Stats{Connections: 1, Subscriptions: 1}) {
+		t.Errorf("Stats() = %+v, want one connection with one subscription", st)
 	}
 	ev := events.Event{Type: events.TypeCaseUpdated, CaseID: 1, OccurredAt: time.Now()}
 	for range 3 { // nobody reads: the third does not fit

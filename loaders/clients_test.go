@@ -40,6 +40,13 @@ func TestNewClientsCoverEveryService(t *testing.T) {
 			t.Errorf("NewClients left %s nil", ct.Field(i).Name)
 		}
 	}
+	var names []string
+	for _, s := range c.Services() {
+		names = append(names, s.Name())
+	}
+	if want := config.Services(); !slices.Equal(names, want) {
+		t.Errorf("Services() names %v, want %v", names, want)
+	}
 	for _, s := range config.Services() {
 		without := maps.Clone(urls)
 		delete(without, s)

@@ -80,6 +80,15 @@ func NewClients(urls map[string]string, hc *http.Client, policy func(service str
 	return c, errors.Join(errs...)
 }
 
+// Services are the services the clients call, in the order of the
+// fields (config.Services()'s, a test checks).
+func (c Clients) Services() []*upstream.Service {
+	return []*upstream.Service{
+		c.Patients.Service(), c.Insurers.Service(), c.Cases.Service(), c.Staff.Service(),
+		c.Doctors.Service(), c.Clinics.Service(), c.Appointments.Service(), c.Documents.Service(),
+	}
+}
+
 // Options tunes the loaders.
 type Options struct {
 	// Wait is how long a Load waits for more keys before its batch goes out.

@@ -117,6 +117,10 @@ func New(d Deps) (*Resolver, error) {
 // it shuts down.
 func (r *Resolver) Close() { r.live.Close() }
 
+// LiveStats are the subscription engine's figures (none without an event
+// bus), for the operators' metrics.
+func (r *Resolver) LiveStats() live.Stats { return r.live.Stats() }
+
 // AroundOperations gives every operation its own loaders. It runs per
 // operation rather than per HTTP request because one WebSocket connection
 // carries many operations, and a cache must not outlive its operation.

@@ -135,6 +135,9 @@ type attemptTransport struct {
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rec := recordFrom(req.Context()); rec != nil {
+		rec.attempts++
+	}
 	timeout := t.timeout
 	if g := guardFrom(req.Context()); g != nil && g.attemptTimeout > 0 {
 		timeout = g.attemptTimeout
@@ -222,6 +225,9 @@ func (p *policy) budgetAllows(ctx context.Context) bool {
 	g := guardFrom(ctx)
 	if g == nil || g.budget.withdraw() {
 		return true
+	}
+	if rec := recordFrom(ctx); rec != nil {
+		rec.exhausted = true
 	}
 	p.log(ctx, "retry budget exhausted; not retrying")
 	return false

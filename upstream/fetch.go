@@ -94,7 +94,8 @@ func GetByIDs[T any](ctx context.Context, s *Service, path, param string, ids []
 	// the decoder fills the slice instead of growing it by doubling, which
 	// was a fifth of a case board's garbage.
 	items := make([]T, 0, len(ids))
-	if err := s.get(ctx, path, param+"="+JoinIDs(ids), &keyed{key: key, dst: &items}); err != nil {
+	r := request{path: path, idParam: param, ids: len(ids)}
+	if err := s.get(ctx, r, param+"="+JoinIDs(ids), &keyed{key: key, dst: &items}); err != nil {
 		return nil, err
 	}
 	return items, nil
@@ -103,7 +104,7 @@ func GetByIDs[T any](ctx context.Context, s *Service, path, param string, ids []
 // GetList fetches GET path?query and returns the array under key.
 func GetList[T any](ctx context.Context, s *Service, path string, query url.Values, key string) ([]T, error) {
 	var items []T
-	if err := s.get(ctx, path, query.Encode(), &keyed{key: key, dst: &items}); err != nil {
+	if err := s.get(ctx, request{path: path}, query.Encode(), &keyed{key: key, dst: &items}); err != nil {
 		return nil, err
 	}
 	return items, nil
@@ -112,7 +113,7 @@ func GetList[T any](ctx context.Context, s *Service, path string, query url.Valu
 // GetOne fetches GET path and returns the object under key ({"<key>": {...}}).
 func GetOne[T any](ctx context.Context, s *Service, path, key string) (T, error) {
 	var item T
-	err := s.get(ctx, path, "", &keyed{key: key, dst: &item})
+	err := s.get(ctx, request{path: path}, "", &keyed{key: key, dst: &item})
 	return item, err
 }
 

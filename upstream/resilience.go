@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -47,6 +48,9 @@ type Policy struct {
 	// Identity is how the service learns who is asking (see identity.go);
 	// the zero value forwards the caller's bearer token.
 	Identity Identity
+	// Observer learns of every call to the service (see Observer); nil
+	// means none.
+	Observer Observer
 }
 
 // check reports a policy that cannot work. It defaults nothing: the values
@@ -69,6 +73,7 @@ func WithPolicy(p Policy) Option {
 		}
 		s.guard = newGuard(s.name, p)
 		s.identity = p.Identity
+		s.observer = p.Observer
 		return nil
 	}
 }
@@ -79,6 +84,9 @@ type guard struct {
 	slots          chan struct{} // nil: no bulkhead
 	breaker        *gobreaker.CircuitBreaker[struct{}]
 	budget         *retryBudget
+	// inFlight counts the calls holding a slot (or running, without a
+	// bulkhead); waiting those queued for a slot.
+	inFlight, waiting atomic.Int64
 }
 
 func newGuard(service string, p Policy) *guard {
@@ -134,6 +142,26 @@ func (s *Service) BreakerState() string {
 	return s.guard.breaker.State().String()
 }
 
+// GuardStats is a service's guard as it stands now.
+type GuardStats struct {
+	// Breaker is the circuit breaker's state: "closed", "half-open" or
+	// "open" (see BreakerState).
+	Breaker string
+	// InFlight is the calls running now; Waiting, those waiting for a
+	// bulkhead slot (Policy.MaxInFlight).
+	InFlight, Waiting int64
+}
+
+// GuardStats reports the state of the service's guard; an unguarded
+// service has a closed breaker and no calls counted.
+func (s *Service) GuardStats() GuardStats {
+	st := GuardStats{Breaker: s.BreakerState()}
+	if s.guard != nil {
+		st.InFlight, st.Waiting = s.guard.inFlight.Load(), s.guard.waiting.Load()
+	}
+	return st
+}
+
 // run runs call under the guard: a bulkhead slot, then the breaker.
 func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call func(context.Context) error) error {
 	if g.slots != nil {
@@ -141,10 +169,13 @@ func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call
 		case g.slots <- struct{}{}:
 			defer func() { <-g.slots }()
 		default:
+			g.waiting.Add(1)
 			select {
 			case g.slots <- struct{}{}:
+				g.waiting.Add(-1)
 				defer func() { <-g.slots }()
 			case <-ctx.Done():
+				g.waiting.Add(-1)
 				return &Error{
 					Service: s.name, Method: method, URL: rawURL, Kind: ErrOverloaded,
 					Message: fmt.Sprintf("%d calls already in flight; no slot freed before the deadline", cap(g.slots)),
@@ -153,6 +184,8 @@ func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call
 			}
 		}
 	}
+	g.inFlight.Add(1)
+	defer g.inFlight.Add(-1)
 	if g.breaker == nil {
 		return call(withBudget(ctx, g))
 	}
@@ -169,6 +202,7 @@ func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call
 		return &Error{
 			Service: s.name, Method: method, URL: rawURL, Kind: ErrUnavailable,
 			Message: "circuit breaker open: the service failed repeatedly and is left alone for a while",
+			Err:     errBreakerOpen,
 		}
 	case err != nil:
 		return callErr

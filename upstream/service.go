@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
@@ -46,6 +47,8 @@ type Service struct {
 	guard   *guard     // bulkhead, breaker, retry budget; see Policy
 	// identity is how the caller is named to the service.
 	identity Identity
+	// observer learns of every call; nil: nobody does.
+	observer Observer
 }
 
 // NewService checks that baseURL is an absolute http or https URL with a host
@@ -102,17 +105,17 @@ func (s *Service) BaseURL() string { return s.base }
 // Get sends GET base+path?query and decodes a 2xx JSON body into out (nil
 // discards it). Failures are *Error (or *ValidationError for a 422).
 func (s *Service) Get(ctx context.Context, path string, query url.Values, out any) error {
-	return s.get(ctx, path, query.Encode(), out)
+	return s.get(ctx, request{path: path}, query.Encode(), out)
 }
 
 // get is Get with a ready-made query string; the typed helpers use it to
 // send id lists without url.Values' map and escaping.
-func (s *Service) get(ctx context.Context, path, rawQuery string, out any) error {
-	u := s.base + path
+func (s *Service) get(ctx context.Context, r request, rawQuery string, out any) error {
+	u := s.base + r.path
 	if rawQuery != "" {
 		u += "?" + rawQuery
 	}
-	return s.do(ctx, http.MethodGet, u, nil, out)
+	return s.do(ctx, http.MethodGet, u, r, nil, out)
 }
 
 // Send sends body as JSON with method to base+path and decodes a 2xx JSON
@@ -123,12 +126,29 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 	if err != nil {
 		return fmt.Errorf("upstream %s: %s %s: encode body: %w", s.name, method, path, err)
 	}
-	return s.do(ctx, method, s.base+path, bytes.NewReader(data), out)
+	return s.do(ctx, method, s.base+path, request{path: path}, bytes.NewReader(data), out)
 }
 
-func (s *Service) do(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
+// do makes the call, and tells the observer about it when there is one.
+func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) error {
 	ctx, done := bind(ctx)
 	defer done()
+	if s.observer == nil {
+		return s.guarded(ctx, method, rawURL, body, out)
+	}
+	rec := &record{}
+	start := time.Now()
+	err := s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
+	s.observer.ObserveCall(ctx, Call{
+		Service: s.name, Method: method, Route: routeOf(r.path, r.idParam),
+		Status: rec.status, Err: err, Duration: time.Since(start), IDs: r.ids,
+		Retries: max(rec.attempts-1, 0), BudgetExhausted: rec.exhausted,
+	})
+	return err
+}
+
+// guarded is one call under the service's guard, if it has one.
+func (s *Service) guarded(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
 	if s.guard == nil {
 		return s.call(ctx, method, rawURL, body, out)
 	}
@@ -161,6 +181,9 @@ func (s *Service) call(ctx context.Context, method, rawURL string, body io.Reade
 		return s.transportError(ctx, method, rawURL, err)
 	}
 	defer drainAndClose(resp.Body)
+	if rec := recordFrom(ctx); rec != nil {
+		rec.status = resp.StatusCode
+	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || resp.StatusCode == http.StatusNoContent {

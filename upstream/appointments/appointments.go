@@ -50,6 +50,10 @@ func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, err
 	return &Client{svc: svc}, nil
 }
 
+// Service is the upstream service this client calls, for its guard's
+// state (upstream.Service.GuardStats).
+func (c *Client) Service() *upstream.Service { return c.svc }
+
 // AppointmentsByCaseIDs returns the appointments of the given cases, in any
 // order. At most upstream.MaxIDs case ids; none makes no call.
 func (c *Client) AppointmentsByCaseIDs(ctx context.Context, caseIDs []int64) ([]Appointment, error) {

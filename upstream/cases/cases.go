@@ -104,6 +104,10 @@ func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, err
 	return &Client{svc: svc}, nil
 }
 
+// Service is the upstream service this client calls, for its guard's
+// state (upstream.Service.GuardStats).
+func (c *Client) Service() *upstream.Service { return c.svc }
+
 // List returns one page of cases matching p.
 func (c *Client) List(ctx context.Context, p ListParams) (Page, error) {
 	query := url.Values{}

@@ -44,6 +44,10 @@ func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, err
 	return &Client{svc: svc}, nil
 }
 
+// Service is the upstream service this client calls, for its guard's
+// state (upstream.Service.GuardStats).
+func (c *Client) Service() *upstream.Service { return c.svc }
+
 // DocumentsByCaseIDs returns the documents of the given cases, in any order.
 // At most upstream.MaxIDs case ids; none makes no call.
 func (c *Client) DocumentsByCaseIDs(ctx context.Context, caseIDs []int64) ([]Document, error) {

@@ -40,6 +40,10 @@ func New(baseURL string, hc *http.Client, opts ...upstream.Option) (*Client, err
 	return &Client{svc: svc}, nil
 }
 
+// Service is the upstream service this client calls, for its guard's
+// state (upstream.Service.GuardStats).
+func (c *Client) Service() *upstream.Service { return c.svc }
+
 // StaffByIDs returns the staff members with the given ids, in any order,
 // unknown ids left out. At most upstream.MaxIDs ids; none makes no call.
 func (c *Client) StaffByIDs(ctx context.Context, ids []int64) ([]Member, error) {
