@@ -40,8 +40,9 @@ type base struct {
 	service    *corev1.Service
 	hpa        *autoscalingv2.HorizontalPodAutoscaler
 	pdb        *policyv1.PodDisruptionBudget
-	configMaps map[string]*corev1.ConfigMap
-	secrets    map[string]*corev1.Secret
+	// data is each ConfigMap's and Secret's keys and values, by
+	// "ConfigMap/<name>" and "Secret/<name>", as envFrom reads them.
+	data map[string]map[string]string
 }
 
 // decodeStrictly decodes one object by its apiVersion and kind into the
@@ -83,9 +84,16 @@ func (b *base) decodeStrictly(doc []byte) error {
 	case *policyv1.PodDisruptionBudget:
 		b.pdb = once(b.pdb, o)
 	case *corev1.ConfigMap:
-		b.configMaps[o.Name] = o
+		b.data["ConfigMap/"+o.Name] = o.Data
 	case *corev1.Secret:
-		b.secrets[o.Name] = o
+		d := maps.Clone(o.StringData)
+		if d == nil {
+			d = map[string]string{}
+		}
+		for k, v := range o.Data {
+			d[k] = string(v)
+		}
+		b.data["Secret/"+o.Name] = d
 	}
 	return nil
 }
@@ -112,7 +120,7 @@ func loadBase(t *testing.T) *base {
 	if err := yaml.UnmarshalStrict(raw, &k); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
-	src := &base{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	src := &base{data: map[string]map[string]string{}}
 	for _, f := range k.Resources {
 		raw, err := os.ReadFile(f)
 		if err != nil {
@@ -134,7 +142,7 @@ func loadBase(t *testing.T) *base {
 	if err != nil {
 		t.Fatalf("kustomize build: %v", err)
 	}
-	b := &base{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	b := &base{data: map[string]map[string]string{}}
 	for _, r := range m.Resources() {
 		doc, err := r.AsYAML()
 		if err != nil {
@@ -162,32 +170,25 @@ func (b *base) container() *corev1.Container { return &b.deployment.Spec.Templat
 // a variable set from a reference, only its name is known ("").
 func (b *base) env(t *testing.T, image dockerfile) map[string]string {
 	t.Helper()
-	env := map[string]string{}
-	for k, v := range image.env {
-		env[k] = v
+	env := maps.Clone(image.env)
+	if env == nil {
+		env = map[string]string{}
 	}
 	c := b.container()
 	for _, from := range c.EnvFrom {
+		var source string
 		switch {
 		case from.ConfigMapRef != nil:
-			cm, ok := b.configMaps[from.ConfigMapRef.Name]
-			if !ok {
-				t.Fatalf("envFrom names ConfigMap %q, which the base lacks", from.ConfigMapRef.Name)
-			}
-			for k, v := range cm.Data {
-				env[from.Prefix+k] = v
-			}
+			source = "ConfigMap/" + from.ConfigMapRef.Name
 		case from.SecretRef != nil:
-			s, ok := b.secrets[from.SecretRef.Name]
-			if !ok {
-				t.Fatalf("envFrom names Secret %q, which the base lacks", from.SecretRef.Name)
-			}
-			for k, v := range s.StringData {
-				env[from.Prefix+k] = v
-			}
-			for k, v := range s.Data {
-				env[from.Prefix+k] = string(v)
-			}
+			source = "Secret/" + from.SecretRef.Name
+		}
+		data, ok := b.data[source]
+		if !ok {
+			t.Fatalf("envFrom names %s, which the base lacks", source)
+		}
+		for k, v := range data {
+			env[from.Prefix+k] = v
 		}
 	}
 	for _, e := range c.Env {

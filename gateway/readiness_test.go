@@ -148,25 +148,7 @@ func TestShutdownSequence(t *testing.T) {
 	}
 
 	// A request still in flight when the delay ends.
-	e.Demo.SetLatency("cases", delay+time.Second)
-	answered := make(chan string, 1)
-	go func() {
-		resp, err := e.HTTP.Post(e.URL, "application/json", strings.NewReader(`{"query":"{ case(id: 1) { id } }"}`))
-		if err != nil {
-			answered <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		answered <- string(body)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.Demo.InFlight("cases") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached the cases service")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	answered := caseInFlight(t, e, delay+time.Second)
 
 	stopAt := time.Now()
 	stopped := make(chan error, 1)
