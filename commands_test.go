@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// `stacker schema ...` reports through its exit code; run passes it on.
-func TestSchemaCommand(t *testing.T) {
+// `stacker schema ...` and `stacker config ...` report through their exit
+// code; run passes it on.
+func TestExitCodeCommands(t *testing.T) {
 	tests := []struct {
 		args     []string
 		wantExit int
@@ -19,6 +20,9 @@ func TestSchemaCommand(t *testing.T) {
 		{[]string{"stacker", "schema", "print"}, 0, "type Case "},
 		{[]string{"stacker", "schema", "nope"}, 2, "unknown command"},
 		{[]string{"stacker", "schema", "validate", "testdata/does-not-exist/*.graphql"}, 2, ""},
+		{[]string{"stacker", "config", "vars"}, 0, "STACKER_SHUTDOWN_DELAY"},
+		{[]string{"stacker", "config", "check"}, 0, "configuration ok"},
+		{[]string{"stacker", "config"}, 2, "usage: stacker config"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {

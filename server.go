@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/floor"
 	"github.com/stacker/stacker/gateway"
 	"github.com/stacker/stacker/graph"
@@ -61,6 +62,8 @@ commands:
   load    closed-loop load against a running gateway (go run . load -h)
   schema  print, diff and check the schema, validate front-end operations
           (go run . schema -h)
+  config  list the environment variables Stacker reads (config vars), or
+          check the environment's configuration without serving (config check)
 `
 
 // run is the whole program: main only supplies the process's environment, so
@@ -83,6 +86,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Against the schema this binary serves.
 		schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 		if code := schemacheck.Run(ctx, args[2:], schema, stdout, stderr); code != 0 {
+			return exitError(code)
+		}
+		return nil
+	case "config":
+		if code := config.Run(args[2:], getenv, stdout, stderr); code != 0 {
 			return exitError(code)
 		}
 		return nil

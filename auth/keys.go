@@ -116,10 +116,27 @@ func (s *KeySource) refresh() {
 // once); requests that miss while a fetch is under way wait for that one.
 // With no keys at all it is ErrKeysMissing.
 func (s *KeySource) Key(ctx context.Context, kid string) (jwk.Key, error) {
+	return s.lookup(ctx, func(set jwk.Set) (jwk.Key, bool) { return set.LookupKeyID(kid) })
+}
+
+// Ready is nil once keys are loaded. Without any it asks for a fetch as a
+// request would (at most one per MinRefresh, shared with requests) and
+// waits for it within ctx: a replica that started while the provider was
+// down becomes ready soon after the provider is back, not only at the next
+// Refresh. Once loaded, the keys stay in use whatever the provider does,
+// so Ready stays nil.
+func (s *KeySource) Ready(ctx context.Context) error {
+	_, err := s.lookup(ctx, func(jwk.Set) (jwk.Key, bool) { return nil, true })
+	return err
+}
+
+// lookup returns what find finds in the cached keys, fetching once as Key
+// describes when it finds nothing.
+func (s *KeySource) lookup(ctx context.Context, find func(jwk.Set) (jwk.Key, bool)) (jwk.Key, error) {
 	for waited := false; ; waited = true {
 		s.mu.Lock()
 		if s.keys != nil {
-			if k, ok := s.keys.LookupKeyID(kid); ok {
+			if k, ok := find(s.keys); ok {
 				s.mu.Unlock()
 				return k, nil
 			}

@@ -117,6 +117,35 @@ func TestProviderDownWithoutKeys(t *testing.T) {
 	})
 }
 
+// Ready follows whether keys are loaded, not whether the provider is up:
+// ErrKeysMissing until a first fetch succeeds (Ready's own fetch, as the
+// background refresh here is an hour away), then nil even while the
+// provider is down, since the cached keys still verify tokens.
+func TestReady(t *testing.T) {
+	p := authtest.NewProvider(t, authtest.RSAKey(t, "k1"))
+	p.SetDown(true)
+	_, ks := newVerifierWith(t, p, auth.KeyOptions{MinRefresh: 0, Refresh: time.Hour}, auth.VerifierOptions{})
+	steps := []struct {
+		name  string
+		down  bool
+		ready bool
+	}{
+		{"provider down from the start", true, false},
+		{"provider back", false, true},
+		{"provider down again", true, true},
+	}
+	for _, st := range steps {
+		p.SetDown(st.down)
+		err := ks.Ready(context.Background())
+		if st.ready && err != nil {
+			t.Errorf("%s: Ready = %v, want nil", st.name, err)
+		}
+		if !st.ready && !errors.Is(err, auth.ErrKeysMissing) {
+			t.Errorf("%s: Ready = %v, want ErrKeysMissing", st.name, err)
+		}
+	}
+}
+
 // Discovery refuses a configuration document naming another issuer.
 func TestDiscoveryChecksTheIssuer(t *testing.T) {
 	k := authtest.RSAKey(t, "k1")

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,15 @@ type Server struct {
 	// from the second.
 	ReadTimeout  time.Duration `env:"STACKER_READ_TIMEOUT" default:"15s"`
 	WriteTimeout time.Duration `env:"STACKER_WRITE_TIMEOUT" default:"10s"`
-	// ShutdownTimeout is how long in-flight requests get after SIGINT or
-	// SIGTERM.
+	// ShutdownDelay is how long, after SIGINT or SIGTERM, the gateway goes
+	// on serving with /readyz answering 503 before it stops accepting
+	// connections: the time a load balancer (a Kubernetes Service's
+	// endpoints, haproxy's health checks) takes to notice and send no
+	// more. A developer's Ctrl-C stops at once; production waits 5s, the
+	// usual time for endpoints to be withdrawn.
+	ShutdownDelay time.Duration `env:"STACKER_SHUTDOWN_DELAY" default:"0" production:"5s" min:"0"`
+	// ShutdownTimeout is how long in-flight requests get after the delay,
+	// once the listener has closed.
 	ShutdownTimeout time.Duration `env:"STACKER_SHUTDOWN_TIMEOUT" default:"10s"`
 	// GCPercent is the GOGC the gateway sets at start: Go's default. Under
 	// gqlgen's executor a case board made 2.7 MB of garbage and 400 saved a
@@ -307,6 +315,27 @@ func timeoutEnvName(service string) string {
 // identityEnvName is the variable saying how a service learns the caller.
 func identityEnvName(service string) string {
 	return "STACKER_" + strings.ToUpper(service) + "_IDENTITY"
+}
+
+// Variables lists every variable Load reads, a per-service one once per
+// service (STACKER_PATIENTS_URL, ...), sorted. It is what `stacker config
+// vars` prints, so that files outside the code (deploy/) can be checked
+// against it.
+func Variables() []string {
+	var c Config
+	var out []string
+	for _, s := range settings(&c) {
+		name := s.env()
+		if !strings.Contains(name, "<SERVICE>") {
+			out = append(out, name)
+			continue
+		}
+		for _, svc := range Services() {
+			out = append(out, strings.Replace(name, "<SERVICE>", strings.ToUpper(svc), 1))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Load reads the configuration through getenv. All problems are reported at

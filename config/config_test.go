@@ -85,6 +85,20 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "shutdown delay: none in development, 5s in production",
+			env:  nil,
+			check: func(t *testing.T, c Config) {
+				if c.ShutdownDelay != 0 {
+					t.Errorf("development delay = %v, want 0", c.ShutdownDelay)
+				}
+				p, err := Load(env(map[string]string{"STACKER_ENV": "production", "STACKER_TRUSTED_DOCUMENTS": "off", "STACKER_AUTH": "off"}))
+				if err != nil || p.ShutdownDelay != 5*time.Second {
+					t.Errorf("production delay = %v (%v), want 5s", p.ShutdownDelay, err)
+				}
+			},
+		},
+		{name: "negative shutdown delay refused", env: map[string]string{"STACKER_SHUTDOWN_DELAY": "-1s"}, wantErr: []string{"STACKER_SHUTDOWN_DELAY"}},
+		{
 			name: "auth off by default in development",
 			env:  nil,
 			check: func(t *testing.T, c Config) {

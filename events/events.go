@@ -146,6 +146,11 @@ type Bus interface {
 	Subscribe(ctx context.Context) (Subscription, error)
 	// Stats returns the counters of this Bus (this replica).
 	Stats() Stats
+	// Ping reports whether the Bus is connected to its broker now, within
+	// ctx; the in-process bus always is. After Close it returns ErrClosed.
+	// A replica's readiness asks it: while the broker is away, new
+	// subscriptions there would wait for events that do not come.
+	Ping(ctx context.Context) error
 	// Close ends every subscription (Err() = ErrClosed) and releases the
 	// broker connection. It is safe to call more than once.
 	Close() error

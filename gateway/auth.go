@@ -17,18 +17,18 @@ import (
 const jwksFetchTimeout = 5 * time.Second
 
 // newAuthentication builds the middleware that guards /graphql from cfg's
-// Auth settings, and the close of its key source. With authentication off
-// the middleware passes every request through as it is; in production
-// that was said explicitly (config refuses it otherwise), and is warned
-// about.
-func newAuthentication(cfg config.Config, log *slog.Logger) (*auth.Middleware, func(), error) {
+// Auth settings, and its key source, which the caller closes (nil with
+// authentication off). With authentication off the middleware passes every
+// request through as it is; in production that was said explicitly
+// (config refuses it otherwise), and is warned about.
+func newAuthentication(cfg config.Config, log *slog.Logger) (*auth.Middleware, *auth.KeySource, error) {
 	a := cfg.Auth
 	if auth.Mode(a.AuthMode) == auth.Off {
 		if cfg.Env == "production" {
 			log.Warn("STACKER_AUTH=off: this production gateway serves patient data to anyone who can reach it, without a token; " +
 				"set STACKER_AUTH_ISSUER and STACKER_AUTH_AUDIENCE instead")
 		}
-		return &auth.Middleware{Mode: auth.Off}, func() {}, nil
+		return &auth.Middleware{Mode: auth.Off}, nil, nil
 	}
 	alog := log.With("component", "auth")
 	keys, err := auth.NewKeySource(auth.KeyOptions{
@@ -50,7 +50,7 @@ func newAuthentication(cfg config.Config, log *slog.Logger) (*auth.Middleware, f
 	return &auth.Middleware{
 		Mode: auth.Mode(a.AuthMode), Verifier: v, RetryAfter: a.JWKSMinRefresh,
 		Logger: alog, RequestID: upstream.RequestID,
-	}, keys.Close, nil
+	}, keys, nil
 }
 
 // authorization is how the schema's @authenticated and @requiresScopes are

@@ -1,10 +1,9 @@
 // Package gateway is the whole Stacker server built from a configuration:
 // the event bus, the embedded demo services when no service URLs are set,
 // the upstream clients, the resolvers, the GraphQL endpoint with its
-// transports and limits, authentication, the routes and the operators'
-// listeners (debug, metrics).
-// New builds it and listens; Serve serves until its context ends, then
-// shuts down gracefully.
+// transports and limits, authentication, readiness, the routes and the
+// operators' listeners (debug, metrics). New builds it and listens; Serve
+// serves until its context ends, then drains and shuts down gracefully.
 package gateway
 
 import (
@@ -23,6 +22,7 @@ import (
 	"github.com/stacker/stacker/debugserver"
 	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/health"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/metrics"
@@ -38,6 +38,7 @@ type Gateway struct {
 	servers   []*http.Server    // the public one first, then the operators'
 	listeners []net.Listener
 	closers   []func() // what New built, closed in reverse order
+	ready     *health.Readiness
 	demo      *demo.Services
 	// demoTokens are the demo identity provider's tokens, one per console
 	// role, for the banner (STACKER_DEMO_AUTH).
@@ -93,6 +94,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, err
 	}
 	g.closers = append(g.closers, func() { bus.Close() })
+	// The listener opens only once the configuration has loaded and
+	// everything it names was built, so a replica that answers has its
+	// configuration: that check holds by construction and is listed so
+	// the answer says so. The others can change while it runs.
+	checks := []health.Check{
+		{Name: "config", Run: func(context.Context) error { return nil }},
+		{Name: "events", Run: bus.Ping},
+	}
 
 	if cfg.Demo.DemoAuth {
 		if err := g.startDemoAuth(); err != nil {
@@ -100,11 +109,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		}
 		cfg = g.cfg // now naming the demo provider as the issuer
 	}
-	authn, closeAuth, err := newAuthentication(cfg, log)
+	authn, keys, err := newAuthentication(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	g.closers = append(g.closers, closeAuth)
+	if keys != nil {
+		g.closers = append(g.closers, keys.Close)
+		checks = append(checks, health.Check{Name: "auth_keys", Run: keys.Ready})
+	}
 
 	g.urls = cfg.Upstream.ServiceURLs
 	if cfg.Embedded() {
@@ -113,12 +125,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		// verifier, against the same provider.
 		var guard *auth.Middleware
 		if cfg.Demo.DemoAuth {
-			var closeGuard func()
-			guard, closeGuard, err = newAuthentication(cfg, log.With("component", "demo"))
+			var guardKeys *auth.KeySource
+			guard, guardKeys, err = newAuthentication(cfg, log.With("component", "demo"))
 			if err != nil {
 				return nil, err
 			}
-			g.closers = append(g.closers, closeGuard)
+			g.closers = append(g.closers, guardKeys.Close)
 		}
 		g.demo, g.urls, err = startDemo(ctx, cfg, log, bus, guard)
 		if err != nil {
@@ -198,6 +210,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, err
 	}
 	g.closers = append(g.closers, closeAPQ)
+	if r, ok := apq.(*graphqlhttp.RedisAPQCache); ok {
+		checks = append(checks, health.Check{Name: "redis", Run: r.Ping})
+	}
+	g.ready = health.NewReadiness(log.With("component", "readiness"), readinessTimeout, checks...)
 	if m != nil {
 		apq = metrics.CountCache(m, "apq", apq)
 	}
@@ -219,7 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, log, g.playgroundHeaders()), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders()), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the
@@ -249,8 +265,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 // Addr is where the gateway serves GraphQL.
 func (g *Gateway) Addr() net.Addr { return g.listeners[0].Addr() }
 
-// Serve serves until ctx ends, then shuts down gracefully: in-flight
-// requests get STACKER_SHUTDOWN_TIMEOUT, and everything New built is closed.
+// readinessTimeout bounds the checks of one readiness probe, under the
+// probe's own timeout (2s in deploy/), so a dependency that hangs is
+// answered as failing rather than leaving the probe unanswered.
+const readinessTimeout = time.Second
+
+// Serve serves until ctx ends, then shuts down in the order a load balancer
+// needs: /readyz answers 503 at once while everything is still served for
+// STACKER_SHUTDOWN_DELAY (time for the load balancer to notice and stop
+// sending); then the listeners close and requests in flight get
+// STACKER_SHUTDOWN_TIMEOUT; last, everything New built is closed.
 func (g *Gateway) Serve(ctx context.Context) error {
 	defer g.close()
 	g.log.Info("stacker started", "addr", g.Addr().String(), "embedded_demo", g.cfg.Embedded())
@@ -262,6 +286,17 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
+	}
+	g.ready.Drain()
+	if d := g.cfg.Server.ShutdownDelay; d > 0 {
+		g.log.Info("draining: not ready, serving on until load balancers stop sending", "delay", d.String())
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serving: %w", err)
+		}
 	}
 	g.log.Info("shutting down", "timeout", g.cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.Server.ShutdownTimeout)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 func TestRequestID(t *testing.T) {
@@ -74,7 +76,23 @@ func TestRoutes(t *testing.T) {
 // gets its answer and run returns nil.
 func TestGracefulShutdown(t *testing.T) {
 	e := startStacker(t, nil)
-	e.Demo.SetLatency("cases", time.Second)
+	answered := caseInFlight(t, e, time.Second)
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop() }()
+	if got := <-answered; got != `{"data":{"case":{"id":"1"}}}` {
+		t.Errorf("in-flight request got %s, want its answer", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run = %v", err)
+	}
+}
+
+// caseInFlight posts a query for case 1, which the cases service holds for
+// latency, and returns once the query is waiting there; the channel gets
+// the answer's body, or the error.
+func caseInFlight(t *testing.T, e *testEnv, latency time.Duration) <-chan string {
+	t.Helper()
+	e.Demo.SetLatency("cases", latency)
 	answered := make(chan string, 1)
 	go func() {
 		resp, err := e.HTTP.Post(e.URL, "application/json", strings.NewReader(`{"query":"{ case(id: 1) { id } }"}`))
@@ -86,19 +104,6 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		answered <- string(body)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.Demo.InFlight("cases") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached the cases service")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- e.Stop() }()
-	if got := <-answered; got != `{"data":{"case":{"id":"1"}}}` {
-		t.Errorf("in-flight request got %s, want its answer", got)
-	}
-	if err := <-stopped; err != nil {
-		t.Errorf("run = %v", err)
-	}
+	testsync.WaitFor(t, "the request to reach the cases service", func() bool { return e.Demo.InFlight("cases") > 0 })
+	return answered
 }

@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/health"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
@@ -15,9 +15,11 @@ import (
 // routes lists every route of the gateway. /graphql is authenticated after
 // CORS (a browser's preflight carries no token) and before any transport,
 // so GET, POST, Server-Sent Events and the WebSocket upgrade request are
-// all checked; the playground and the health check are not. The
-// playground's new tabs start with playgroundHeaders (JSON; empty: none).
-func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger, playgroundHeaders string) http.Handler {
+// all checked; the playground and the probes (/healthz: alive, /readyz:
+// should get traffic) are not. The playground's new tabs start with
+// playgroundHeaders (JSON; empty: none). While ready drains, answers close
+// their connection.
+func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, ready *health.Readiness, log *slog.Logger, playgroundHeaders string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
 	pg := playground.Handler(playground.Options{
@@ -27,9 +29,7 @@ func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET /graphiql", pg)
 	mux.Handle("GET /playground/", pg)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
-	})
-	return withRequestID(withAccessLog(mux, log))
+	mux.HandleFunc("GET /healthz", health.Live)
+	mux.Handle("GET /readyz", ready)
+	return withRequestID(withAccessLog(ready.CloseWhenDraining(mux), log))
 }

@@ -179,6 +179,9 @@ func SameEvent(a, b events.Event) bool {
 
 func testRoundTrip(t *testing.T, a Adapter) {
 	b := open(t, a, events.Options{})
+	if err := b.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping on an open Bus: %v", err)
+	}
 	sub := subscribe(t, t.Context(), b)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 	want := []events.Event{
@@ -383,6 +386,9 @@ func testClose(t *testing.T, a Adapter) {
 	}
 	if _, err := b.Subscribe(t.Context()); !errors.Is(err, events.ErrClosed) {
 		t.Errorf("Subscribe after Close: err = %v, want ErrClosed", err)
+	}
+	if err := b.Ping(t.Context()); !errors.Is(err, events.ErrClosed) {
+		t.Errorf("Ping after Close: err = %v, want ErrClosed", err)
 	}
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)

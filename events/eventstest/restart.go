@@ -53,6 +53,7 @@ func RunRestart(t *testing.T, r Restart) {
 
 	r.Stop(t, b)
 	t.Log("broker stopped")
+	waitPing(t, b, false)
 	outage := make(chan error, 1)
 	outageWait := Wait
 	if !r.NoGap {
@@ -121,6 +122,7 @@ func RunRestart(t *testing.T, r Restart) {
 		rd.expect(before+1, before+after)
 	}
 
+	waitPing(t, b, true)
 	if err := sub.Err(); err != nil {
 		t.Errorf("subscription Err() = %v after the restart, want nil (still open)", err)
 	}
@@ -190,5 +192,24 @@ func (r *restartReader) waitBack() {
 			return
 		}
 		r.t.Fatalf("unexpected seq %d before the first probe", e.DocumentID)
+	}
+}
+
+// waitPing waits until b's Ping succeeds (up) or fails (not up), each Ping
+// bounded by a second so one to a vanished broker cannot hang the test.
+func waitPing(t *testing.T, b events.Bus, up bool) {
+	t.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := b.Ping(ctx)
+		cancel()
+		if (err == nil) == up {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ping = %v for %v, want up=%v", err, Wait, up)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -372,6 +372,18 @@ func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
 // Stats returns the Bus's counters.
 func (b *Bus) Stats() events.Stats { return b.hub.Stats() }
 
+// Ping reports whether a broker of the cluster answers (franz-go asks each
+// known broker in turn for its API versions).
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return events.ErrClosed
+	}
+	if err := b.client.Ping(ctx); err != nil {
+		return fmt.Errorf("events: kafka: ping: %w", err)
+	}
+	return nil
+}
+
 // Close ends every subscription with events.ErrClosed, stops the consumer
 // and closes the client. A Publish still waiting fails.
 func (b *Bus) Close() error {

@@ -71,6 +71,14 @@ func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
 // Stats returns the Bus's counters.
 func (b *Bus) Stats() events.Stats { return b.hub.Stats() }
 
+// Ping is nil until Close: there is no broker to lose.
+func (b *Bus) Ping(context.Context) error {
+	if b.closed.Load() {
+		return events.ErrClosed
+	}
+	return nil
+}
+
 // Close ends every subscription with events.ErrClosed.
 func (b *Bus) Close() error {
 	b.closed.Store(true)

@@ -111,6 +111,25 @@ func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
 // Stats returns the Bus's counters.
 func (b *Bus) Stats() events.Stats { return b.hub.Stats() }
 
+// Ping reports whether the connection is up: at once while nats.go is
+// reconnecting, otherwise by a round trip to the server.
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return events.ErrClosed
+	}
+	nc := b.c.nc
+	if !nc.IsConnected() {
+		return fmt.Errorf("events: nats: %s", strings.ToLower(nc.Status().String()))
+	}
+	// nats.go wants a deadline; ctx's own stays in force when sooner.
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("events: nats: ping: %w", err)
+	}
+	return nil
+}
+
 // Close ends every subscription with events.ErrClosed and closes the
 // connection.
 func (b *Bus) Close() error {

@@ -199,6 +199,18 @@ func (b *Bus) Subscribe(ctx context.Context) (events.Subscription, error) {
 // Stats returns the Bus's counters.
 func (b *Bus) Stats() events.Stats { return b.hub.Stats() }
 
+// Ping reports whether the server answers a PING. The subscription's own
+// connection is checked by the reader, which reconnects it on its own.
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return events.ErrClosed
+	}
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("events: redis: ping: %w", err)
+	}
+	return nil
+}
+
 // Close ends every subscription with events.ErrClosed, stops the reader and
 // closes the connections.
 func (b *Bus) Close() error {
