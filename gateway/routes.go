@@ -10,6 +10,7 @@ import (
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
+	"github.com/stacker/stacker/tracing"
 )
 
 // routes lists every route of the gateway. /graphql is authenticated after
@@ -17,7 +18,8 @@ import (
 // so GET, POST, Server-Sent Events and the WebSocket upgrade request are
 // all checked; the playground and the health check are not. The
 // playground's new tabs start with playgroundHeaders (JSON; empty: none).
-func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger, playgroundHeaders string) http.Handler {
+// Every request gets a span when tr is not nil.
+func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log *slog.Logger, playgroundHeaders string, tr *tracing.Tracer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
 	pg := playground.Handler(playground.Options{
@@ -31,5 +33,5 @@ func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, log
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	})
-	return withRequestID(withAccessLog(mux, log))
+	return withTracing(withRequestID(withAccessLog(mux, log), tr == nil), tr)
 }

@@ -102,8 +102,14 @@ func NewProvider(ctx context.Context, s Settings) (*Provider, error) {
 	return &Provider{tp: tp}, nil
 }
 
-// Tracer is the provider's tracer for Stacker's spans.
-func (p *Provider) Tracer() *Tracer { return New(p.tp) }
+// Tracer is the provider's tracer for Stacker's spans; nil (no spans) on a
+// nil provider, which is what NewProvider returns with tracing off.
+func (p *Provider) Tracer() *Tracer {
+	if p == nil {
+		return nil
+	}
+	return New(p.tp)
+}
 
 // Shutdown sends the spans still waiting and stops the exporter; spans
 // ended after it are dropped.
