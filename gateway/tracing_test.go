@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,6 +269,51 @@ func TestTraceparentPassesThroughWithTracingOff(t *testing.T) {
 	for _, c := range got {
 		if c.traceparent != tp {
 			t.Errorf("%s got traceparent %q, want the client's %q unchanged", c.service, c.traceparent, tp)
+		}
+	}
+}
+
+// A call the service keeps failing: one batch span, failed, with an
+// attempt span per try, numbered by http.request.resend_count.
+func TestTracesOfRetries(t *testing.T) {
+	col, endpoint := startCollector(t)
+	e := startStacker(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+	e.Faults.set("patients", http.StatusServiceUnavailable)
+	e.do(t, operations.CaseBoard, nil, nil) // partial: the patients are null
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var batch *tracepb.Span
+	for _, s := range col.all() {
+		if strings.HasPrefix(s.Name, "patients ") {
+			batch = s
+		}
+	}
+	if batch == nil {
+		t.Fatal("no patients batch span")
+	}
+	if batch.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+		t.Errorf("the failed batch's status is %v", batch.GetStatus())
+	}
+	var resends []int64
+	for _, s := range col.all() {
+		if string(s.ParentSpanId) != string(batch.SpanId) {
+			continue
+		}
+		_, n64, _ := attr(s, "http.request.resend_count")
+		resends = append(resends, n64)
+		if _, status, _ := attr(s, "http.response.status_code"); status != 503 {
+			t.Errorf("attempt %d: status %d, want 503", n64, status)
+		}
+	}
+	if len(resends) < 2 {
+		t.Fatalf("%d attempts under the batch, want the first and its retries", len(resends))
+	}
+	slices.Sort(resends)
+	for i, n := range resends {
+		if n != int64(i) {
+			t.Errorf("resend counts %v, want 0 (absent), 1, 2, ...", resends)
+			break
 		}
 	}
 }
