@@ -64,6 +64,7 @@ type Config struct {
 	Subscriptions
 	Demo
 	Log
+	Tracing
 }
 
 // Server is the gateway's listeners and the lifetime of its requests and
@@ -297,6 +298,35 @@ type Demo struct {
 type Log struct {
 	Level  slog.Level `env:"STACKER_LOG_LEVEL" default:"info" want:"one of debug, info, warn, error"`
 	Format string     `env:"STACKER_LOG_FORMAT" default:"text" oneof:"text json"`
+}
+
+// Tracing is OpenTelemetry's standard variables, as many of them as
+// Stacker honours (docs/tracing.md). They are read here, like every other
+// setting, and handed to package tracing, rather than read by the SDK from
+// the process environment: one place declares them, and their defaults.
+// Tracing is on when an endpoint is set.
+type Tracing struct {
+	// OTLPEndpoint is the collector's base URL (OTLP over HTTP with
+	// protobuf); spans go to its /v1/traces. OTLPTracesEndpoint is the
+	// full URL of the traces, and wins.
+	OTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	// OTLPHeaders are sent with every export: key=value,key=value.
+	OTLPHeaders string `env:"OTEL_EXPORTER_OTLP_HEADERS"`
+	// ServiceName names the gateway in the traces; ResourceAttributes adds
+	// to it (deployment.environment.name=prod,...).
+	ServiceName        string `env:"OTEL_SERVICE_NAME" default:"stacker"`
+	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
+	// TracesSampler and TracesSamplerArg choose the traces kept, as the
+	// specification defines them; the default follows the client's choice
+	// and keeps every trace a client did not start.
+	TracesSampler    string  `env:"OTEL_TRACES_SAMPLER" default:"parentbased_always_on" oneof:"always_on always_off traceidratio parentbased_always_on parentbased_always_off parentbased_traceidratio"`
+	TracesSamplerArg float64 `env:"OTEL_TRACES_SAMPLER_ARG" default:"1" min:"0" max:"1" want:"the share of traces kept"`
+	// BatchDelayMillis is how long finished spans may wait to go out
+	// together, in milliseconds as the specification has it.
+	BatchDelayMillis int `env:"OTEL_BSP_SCHEDULE_DELAY" default:"5000" min:"1" max:"600000"`
+	// SDKDisabled turns tracing off whatever else is set.
+	SDKDisabled bool `env:"OTEL_SDK_DISABLED" default:"false"`
 }
 
 // Embedded reports whether the gateway should start its own demo services.

@@ -143,6 +143,7 @@ func TestProductionRequiresAuthConfig(t *testing.T) {
 // call is one upstream request as a service saw it.
 type call struct {
 	service, requestID string
+	traceparent        string
 	authorization      []string
 	userID             []string
 }
@@ -159,7 +160,7 @@ func recordCalls(t testing.TB, base *testEnv) (map[string]string, func() []call)
 		proxy := httputil.NewSingleHostReverseProxy(target)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			calls = append(calls, call{service: s, requestID: r.Header.Get("X-Request-Id"),
+			calls = append(calls, call{service: s, requestID: r.Header.Get("X-Request-Id"), traceparent: r.Header.Get("Traceparent"),
 				authorization: r.Header.Values("Authorization"), userID: r.Header.Values("X-User-Id")})
 			mu.Unlock()
 			proxy.ServeHTTP(w, r)

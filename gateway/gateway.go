@@ -89,6 +89,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 			g.close()
 		}
 	}()
+	// First, so it is closed last: its shutdown sends the spans of
+	// everything closed before it.
+	tp, err := newTracing(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if tp != nil {
+		g.closers = append(g.closers, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("spans were lost at shutdown", "error", err)
+			}
+		})
+	}
+	tr := tp.Tracer()
 	bus, err := openBus(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -168,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 			Logger:          log.With("component", "upstream"),
 			Identity:        upstream.Identity(cfg.Auth.ServiceIdentity[service]),
 			Observer:        callObserver(m),
+			Tracer:          tr,
 		}
 	})
 	if err != nil {
@@ -183,7 +200,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	res, err := resolvers.New(resolvers.Deps{
 		Audit:            trail,
 		Clients:          clients,
-		Loaders:          loaders.Options{Wait: up.LoaderWait},
+		Loaders:          loaders.Options{Wait: up.LoaderWait, Tracer: tr},
 		Logger:           log,
 		OperationTimeout: cfg.Server.OperationTimeout,
 		Events:           bus,
@@ -235,7 +252,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders()), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m, tr), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders(), tr), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the

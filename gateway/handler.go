@@ -24,6 +24,7 @@ import (
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
+	"github.com/stacker/stacker/tracing"
 )
 
 // newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's
@@ -32,8 +33,9 @@ import (
 // the error presenter and per-operation loaders. The extensions that read
 // the document run in order: trusted documents resolve or refuse it, APQ
 // resolves a hash, then the limits look at the final text. m, when not nil,
-// records every operation and counts the parsed-query cache's hits.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics) *handler.Server {
+// records every operation and counts the parsed-query cache's hits; tr,
+// when not nil, makes every operation's span.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, tr *tracing.Tracer) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -74,8 +76,13 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.Use(graphqlhttp.DeferOnlyOnQueries{})
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
+	if tr != nil {
+		// First: every span the operation makes, the metrics' included
+		// (none), its loaders' and the compiled path's, is under it.
+		srv.AroundOperations(traceOperations(tr))
+	}
 	if m != nil {
-		// First: it must see every operation's responses, the compiled
+		// First after tracing: it must see every operation's responses, the compiled
 		// path's included, and put its call count in the context before
 		// the loaders are made.
 		srv.AroundOperations(m.AroundOperations)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/tracing"
 	"github.com/stacker/stacker/upstream"
 )
 
@@ -49,10 +50,27 @@ func noSniff(next http.Handler) http.Handler {
 	})
 }
 
+// withTracing makes each request's server span, continuing the client's
+// trace; the upstream calls then carry their own spans' traceparent. With
+// tracing off (tr nil) it adds nothing, and withRequestID passes the
+// client's traceparent on unchanged instead.
+func withTracing(next http.Handler, tr *tracing.Tracer) http.Handler {
+	if tr == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tr.Request(r)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		span.EndHTTP(rec.status, nil)
+	})
+}
+
 // withRequestID gives every request an id: the client's X-Request-ID when it
 // sent a sane one, a random one otherwise. It is echoed in the response,
-// logged, and forwarded to every upstream call the request makes.
-func withRequestID(next http.Handler) http.Handler {
+// logged, and forwarded to every upstream call the request makes, as is the
+// client's traceparent when forwardTraceparent (tracing is off).
+func withRequestID(next http.Handler, forwardTraceparent bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !saneRequestID(id) {
@@ -62,7 +80,7 @@ func withRequestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := upstream.WithRequestID(r.Context(), id)
-		if tp := r.Header.Get("traceparent"); tp != "" && len(tp) <= 64 {
+		if tp := r.Header.Get("traceparent"); forwardTraceparent && tp != "" && len(tp) <= 64 {
 			ctx = upstream.WithTraceparent(ctx, tp)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -109,6 +127,7 @@ func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", id),
+			slog.String("trace_id", tracing.TraceID(r.Context())),
 		)
 	})
 }

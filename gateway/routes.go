@@ -10,6 +10,7 @@ import (
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
+	"github.com/stacker/stacker/tracing"
 )
 
 // routes lists every route of the gateway. /graphql is authenticated after
@@ -18,8 +19,8 @@ import (
 // all checked; the playground and the probes (/healthz: alive, /readyz:
 // should get traffic) are not. The playground's new tabs start with
 // playgroundHeaders (JSON; empty: none). While ready drains, answers close
-// their connection.
-func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, ready *health.Readiness, log *slog.Logger, playgroundHeaders string) http.Handler {
+// their connection. Every request gets a span when tr is not nil.
+func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, ready *health.Readiness, log *slog.Logger, playgroundHeaders string, tr *tracing.Tracer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
 	pg := playground.Handler(playground.Options{
@@ -31,5 +32,5 @@ func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, rea
 	mux.Handle("GET /playground/", pg)
 	mux.HandleFunc("GET /healthz", health.Live)
 	mux.Handle("GET /readyz", ready)
-	return withRequestID(withAccessLog(ready.CloseWhenDraining(mux), log))
+	return withTracing(withRequestID(withAccessLog(ready.CloseWhenDraining(mux), log), tr == nil), tr)
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/stacker/stacker/tracing"
 )
 
 // fetchFunc reads one chunk of at most maxIDs unique ids from a service and
@@ -31,10 +33,11 @@ type Loader[V any] struct {
 	cache   *cache[V]
 	dl      *dataloader.Loader[int, V]
 	shared  bool // see Options.Shared
+	tracer  *tracing.Tracer
 }
 
 func newLoader[V any](service string, o Options, fetch fetchFunc[V], missing func(int) (V, error)) *Loader[V] {
-	l := &Loader[V]{service: service, fetch: fetch, missing: missing, cache: newCache[V](), shared: o.Shared}
+	l := &Loader[V]{service: service, fetch: fetch, missing: missing, cache: newCache[V](), shared: o.Shared, tracer: o.Tracer}
 	l.dl = dataloader.NewBatchedLoader(l.batch,
 		dataloader.WithCache[int, V](l.cache),
 		dataloader.WithWait[int, V](o.Wait),
@@ -66,7 +69,7 @@ func (l *Loader[V]) LoadAll(ctx context.Context, keys []int) ([]V, []error) {
 	c := l.cache.claim(keys, false)
 	thunks := c.thunks
 	if c.mine != nil {
-		c.mine.vals, c.mine.errs = l.fetchAll(ctx, c.todo)
+		c.mine.vals, c.mine.errs = l.level(ctx, c.todo)
 		l.cache.settle(c.mine, c.todo)
 	}
 	vals := make([]V, len(keys))
@@ -93,6 +96,14 @@ func (l *Loader[V]) batch(ctx context.Context, keys []int) []*dataloader.Result[
 		results[i] = &dataloader.Result[V]{Data: vals[i], Error: errs[i]}
 	}
 	return results
+}
+
+// level is fetchAll for a set of keys the planner claimed together (one
+// level of the plan), in a span of its own when the operation is traced.
+func (l *Loader[V]) level(ctx context.Context, keys []int) ([]V, []error) {
+	ctx, span := l.tracer.Level(ctx, l.service, len(keys))
+	defer span.End(nil) // a key's failure is its own, and its batch span's
+	return l.fetchAll(ctx, keys)
 }
 
 // fetchAll fetches keys, which arrive unique (the cache sees to that): one
@@ -361,7 +372,7 @@ func (l *Loader[V]) Prefetch(ctx context.Context, keys []int, then func(vals []V
 			}
 		}()
 		if c.mine != nil {
-			c.mine.vals, c.mine.errs = l.fetchAll(ctx, c.todo)
+			c.mine.vals, c.mine.errs = l.level(ctx, c.todo)
 		}
 		vals := make([]V, 0, len(keys))
 		for i := range keys {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/graph/model"
+	"github.com/stacker/stacker/tracing"
 	"github.com/stacker/stacker/upstream"
 	"github.com/stacker/stacker/upstream/appointments"
 	"github.com/stacker/stacker/upstream/cases"
@@ -101,6 +102,9 @@ type Options struct {
 	// values then reach those waiting subscribers first, rather than the
 	// level below being sent first (see Loader.Prefetch).
 	Shared bool
+	// Tracer makes a span of every level the planner fetches (see
+	// Loader.Prefetch); nil makes none.
+	Tracer *tracing.Tracer
 }
 
 // DefaultWait is the batch window for lookups that were not prefetched: long

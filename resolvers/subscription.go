@@ -41,7 +41,8 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 	}
 	sel := selections(ctx)
 	out := make(chan T)
-	r.log.Debug("subscription started", "field", graphql.GetFieldContext(ctx).Field.Name)
+	field := graphql.GetFieldContext(ctx).Field.Name
+	r.log.Debug("subscription started", "field", field)
 	go func() {
 		defer close(out)
 		defer r.log.Debug("subscription ended")
@@ -64,19 +65,26 @@ func stream[T any](ctx context.Context, r *Resolver, match func(events.Event) bo
 				case <-slot.Ready():
 				}
 				slot.Set(d.Loaders)
+				// The event's span covers its loads and its hand-over; the
+				// fields gqlgen resolves from it afterwards are the
+				// operation's.
+				ectx, span := r.opts.Tracer.Event(ctx, field)
 				v := convert(e)
-				if keep != nil && !keep(ctx, d.Loaders, v) {
+				if keep != nil && !keep(ectx, d.Loaders, v) {
+					span.End(nil)
 					slot.Idle() // gqlgen is still waiting: keep its turn
 					continue
 				}
 				if below != nil {
-					below(newPlanner(ctx, d.Loaders), ctx, []T{v}, sel)
+					below(newPlanner(ectx, d.Loaders), ectx, []T{v}, sel)
 				}
 				select {
 				case <-ctx.Done():
+					span.End(ctx.Err())
 					return
 				case out <- v:
 				}
+				span.End(nil)
 			}
 		}
 	}()

@@ -27,6 +27,8 @@ import (
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/stacker/stacker/tracing"
 )
 
 // Options configures the shared HTTP client used for every service. Nothing
@@ -138,6 +140,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if rec := recordFrom(req.Context()); rec != nil {
 		rec.attempts++
 	}
+	req, span := attemptSpan(req)
 	timeout := t.timeout
 	if g := guardFrom(req.Context()); g != nil && g.attemptTimeout > 0 {
 		timeout = g.attemptTimeout
@@ -152,20 +155,26 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp, err := t.pool.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
+		span.EndHTTP(0, err)
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel, span: span, status: resp.StatusCode}
 	return resp, nil
 }
 
+// cancelOnClose ends an attempt, its deadline and its span, when its body
+// is closed: the attempt lasts until its answer has been read.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	span   tracing.Span
+	status int
 }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
+	b.span.EndHTTP(b.status, nil)
 	return err
 }
 

@@ -3,9 +3,12 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stacker/stacker/tracing"
 )
 
 // Observer learns of every upstream call once it is over, its retries
@@ -114,6 +117,37 @@ func withRecord(ctx context.Context, r *record) context.Context {
 func recordFrom(ctx context.Context) *record {
 	r, _ := ctx.Value(recordKey{}).(*record)
 	return r
+}
+
+// traced is what an attempt's span needs of the call it belongs to, reached
+// through the request's context like record (and, like it, without a lock).
+type traced struct {
+	service  *Service
+	route    string
+	attempts int // so far: the next attempt's retry number
+}
+
+type tracedKey struct{}
+
+func withTraced(ctx context.Context, t *traced) context.Context {
+	return context.WithValue(ctx, tracedKey{}, t)
+}
+
+// attemptSpan starts the span of the attempt req is about to make, on a
+// copy of req that carries the span's traceparent; req and a zero span when
+// the call is not traced.
+func attemptSpan(req *http.Request) (*http.Request, tracing.Span) {
+	t, _ := req.Context().Value(tracedKey{}).(*traced)
+	if t == nil {
+		return req, tracing.Span{}
+	}
+	// Each attempt gets its own traceparent: retryablehttp sends one
+	// request's headers again, and a RoundTripper must not change them.
+	cp := req.WithContext(req.Context())
+	cp.Header = req.Header.Clone()
+	cp, span := t.service.tracer.Attempt(cp, t.service.name, t.route, t.attempts, t.service.BreakerState())
+	t.attempts++
+	return cp, span
 }
 
 // errBreakerOpen is the cause of a call refused by an open breaker, so

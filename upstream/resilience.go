@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/stacker/stacker/tracing"
 )
 
 // Policy is how one service is protected from Stacker and Stacker from it:
@@ -51,6 +53,9 @@ type Policy struct {
 	// Observer learns of every call to the service (see Observer); nil
 	// means none.
 	Observer Observer
+	// Tracer makes a span of every call and of each of its attempts, and
+	// sends the attempt's traceparent to the service; nil makes none.
+	Tracer *tracing.Tracer
 }
 
 // check reports a policy that cannot work. It defaults nothing: the values
@@ -74,6 +79,7 @@ func WithPolicy(p Policy) Option {
 		s.guard = newGuard(s.name, p)
 		s.identity = p.Identity
 		s.observer = p.Observer
+		s.tracer = p.Tracer
 		return nil
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
+
+	"github.com/stacker/stacker/tracing"
 )
 
 const (
@@ -49,6 +51,8 @@ type Service struct {
 	identity Identity
 	// observer learns of every call; nil: nobody does.
 	observer Observer
+	// tracer makes the spans of every call; nil: none.
+	tracer *tracing.Tracer
 }
 
 // NewService checks that baseURL is an absolute http or https URL with a host
@@ -129,18 +133,29 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 	return s.do(ctx, method, s.base+path, request{path: path}, bytes.NewReader(data), out)
 }
 
-// do makes the call, and tells the observer about it when there is one.
-func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) error {
+// do makes the call, in a span of its own when the service is traced, and
+// tells the observer about it when there is one.
+func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) (err error) {
 	ctx, done := bind(ctx)
 	defer done()
+	if s.observer == nil && s.tracer == nil {
+		return s.guarded(ctx, method, rawURL, body, out)
+	}
+	route := routeOf(r.path, r.idParam)
+	if s.tracer != nil {
+		var span tracing.Span
+		ctx, span = s.tracer.Batch(ctx, s.name, method, route, r.ids)
+		ctx = withTraced(ctx, &traced{service: s, route: route})
+		defer func() { span.End(err) }()
+	}
 	if s.observer == nil {
 		return s.guarded(ctx, method, rawURL, body, out)
 	}
 	rec := &record{}
 	start := time.Now()
-	err := s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
+	err = s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
 	s.observer.ObserveCall(ctx, Call{
-		Service: s.name, Method: method, Route: routeOf(r.path, r.idParam),
+		Service: s.name, Method: method, Route: route,
 		Status: rec.status, Err: err, Duration: time.Since(start), IDs: r.ids,
 		Retries: max(rec.attempts-1, 0), BudgetExhausted: rec.exhausted,
 	})
