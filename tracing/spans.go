@@ -144,7 +144,10 @@ func (t *Tracer) Level(ctx context.Context, service string, keys int) (context.C
 	if t == nil {
 		return ctx, Span{}
 	}
-	ctx, s := t.t.Start(ctx, "prefetch "+service, trace.WithAttributes(serviceKey.String(service), keysKey.Int(keys)))
+	ctx, s := t.t.Start(ctx, "prefetch "+service)
+	if s.IsRecording() {
+		s.SetAttributes(serviceKey.String(service), keysKey.Int(keys))
+	}
 	return ctx, Span{s: s}
 }
 
@@ -155,11 +158,13 @@ func (t *Tracer) Batch(ctx context.Context, service, method, route string, ids i
 	if t == nil {
 		return ctx, Span{}
 	}
-	attrs := []attribute.KeyValue{serviceKey.String(service), semconv.HTTPRequestMethodKey.String(method), semconv.URLTemplate(route)}
-	if ids > 0 {
-		attrs = append(attrs, idsKey.Int(ids))
+	ctx, s := t.t.Start(ctx, service+" "+method+" "+route)
+	if s.IsRecording() {
+		s.SetAttributes(serviceKey.String(service), semconv.HTTPRequestMethodKey.String(method), semconv.URLTemplate(route))
+		if ids > 0 {
+			s.SetAttributes(idsKey.Int(ids))
+		}
 	}
-	ctx, s := t.t.Start(ctx, service+" "+method+" "+route, trace.WithAttributes(attrs...))
 	return ctx, Span{s: s}
 }
 
@@ -171,20 +176,24 @@ func (t *Tracer) Attempt(req *http.Request, service, route string, retry int, br
 	if t == nil {
 		return req, Span{}
 	}
-	attrs := []attribute.KeyValue{
-		serviceKey.String(service),
-		semconv.HTTPRequestMethodKey.String(req.Method),
-		semconv.URLTemplate(route),
-		semconv.ServerAddress(req.URL.Hostname()),
-		breakerKey.String(breaker),
+	// Most traces are not sampled: their spans record nothing, so their
+	// attributes are not even built (this runs for every attempt).
+	ctx, s := t.t.Start(req.Context(), req.Method+" "+route, trace.WithSpanKind(trace.SpanKindClient))
+	if s.IsRecording() {
+		s.SetAttributes(
+			serviceKey.String(service),
+			semconv.HTTPRequestMethodKey.String(req.Method),
+			semconv.URLTemplate(route),
+			semconv.ServerAddress(req.URL.Hostname()),
+			breakerKey.String(breaker),
+		)
+		if p, err := strconv.Atoi(req.URL.Port()); err == nil {
+			s.SetAttributes(semconv.ServerPort(p))
+		}
+		if retry > 0 {
+			s.SetAttributes(semconv.HTTPRequestResendCount(retry))
+		}
 	}
-	if p, err := strconv.Atoi(req.URL.Port()); err == nil {
-		attrs = append(attrs, semconv.ServerPort(p))
-	}
-	if retry > 0 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(retry))
-	}
-	ctx, s := t.t.Start(req.Context(), req.Method+" "+route, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	req = req.WithContext(ctx)
 	t.prop.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	return req, Span{s: s, client: true}
