@@ -129,21 +129,29 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 	return s.do(ctx, method, s.base+path, request{path: path}, bytes.NewReader(data), out)
 }
 
-// do makes the call, and tells the observer about it when there is one.
+// do makes the call, and tells the observers about it when there are any:
+// the service's, and the one its context carries (WithCallRecorder).
 func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) error {
 	ctx, done := bind(ctx)
 	defer done()
-	if s.observer == nil {
+	recorder := callRecorder(ctx)
+	if s.observer == nil && recorder == nil {
 		return s.guarded(ctx, method, rawURL, body, out)
 	}
 	rec := &record{}
 	start := time.Now()
 	err := s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
-	s.observer.ObserveCall(ctx, Call{
+	c := Call{
 		Service: s.name, Method: method, Route: routeOf(r.path, r.idParam),
 		Status: rec.status, Err: err, Duration: time.Since(start), IDs: r.ids,
 		Retries: max(rec.attempts-1, 0), BudgetExhausted: rec.exhausted,
-	})
+	}
+	if s.observer != nil {
+		s.observer.ObserveCall(ctx, c)
+	}
+	if recorder != nil {
+		recorder.ObserveCall(ctx, c)
+	}
 	return err
 }
 
