@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/auth/authtest"
+	"github.com/stacker/stacker/plan"
 )
 
 // needTool skips when a test's real client is missing on a developer's
@@ -226,7 +227,7 @@ func TestCORS(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	if r := preflight("https://console.example.com", "content-type, apollo-require-preflight"); r.StatusCode != 204 ||
+	if r := preflight("https://console.example.com", "content-type, apollo-require-preflight, "+plan.Header); r.StatusCode != 204 ||
 		r.Header.Get("Access-Control-Allow-Origin") != "https://console.example.com" || !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") {
 		t.Errorf("allowed preflight: %d %v", r.StatusCode, r.Header)
 	}

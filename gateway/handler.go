@@ -89,6 +89,9 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		srv.AroundResponses(m.AroundResponses)
 	}
 	srv.AroundOperations(res.AroundOperations)
+	// After the loaders and access are in place (a dry run reads them),
+	// outside the compiled path (whose answer it adds the plan to).
+	srv.AroundOperations(res.PlanOperations(planAllowed(cfg)))
 	srv.AroundOperations(endAtExpiry)
 	if authorization(cfg).Enforce {
 		// Not installed with authentication off: every field would pay

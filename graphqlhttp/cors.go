@@ -16,11 +16,14 @@ type CORS struct {
 	Origins []string
 }
 
-// allowedHeaders are the request headers a browser may send cross-origin.
+// allowedHeaders are the request headers a browser may send cross-origin;
+// x-stacker-plan is plan.Header, which a front end on another origin sends
+// to see why its screen is slow (docs/plan.md; gateway's TestCORS holds the
+// two names together).
 var allowedHeaders = []string{
 	"accept", "content-type", "apollo-require-preflight", "x-apollo-operation-name",
 	"apollographql-client-name", "apollographql-client-version", "authorization",
-	"x-request-id", "traceparent",
+	"x-request-id", "traceparent", "x-stacker-plan",
 }
 
 // exposedHeaders are the response headers a page may read cross-origin

@@ -48,6 +48,9 @@ func newLoader[V any](service string, o Options, fetch fetchFunc[V], missing fun
 	return l
 }
 
+// Service is the name of the service the loader calls.
+func (l *Loader[V]) Service() string { return l.service }
+
 // Load returns the value for one key, batching it with the other Loads of the
 // same window unless LoadAll already fetched (or is fetching) it.
 func (l *Loader[V]) Load(ctx context.Context, key int) (V, error) {

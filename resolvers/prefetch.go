@@ -12,6 +12,7 @@ import (
 	"github.com/stacker/stacker/authz"
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/plan"
 )
 
 // Why a planner: dataloader's batch window is a timer racing the scheduler.
@@ -143,11 +144,11 @@ func (p *planner) caseConnection(ctx context.Context, cs []*model.Case, sel ast.
 	for _, f := range p.collect(sel, "CaseConnection") {
 		switch f.Name {
 		case "nodes":
-			p.cases(ctx, cs, f.Selections)
+			p.cases(plan.Within(ctx, f.Alias), cs, f.Selections)
 		case "edges":
 			for _, e := range p.collect(f.Selections, "CaseEdge") {
 				if e.Name == "node" {
-					p.cases(ctx, cs, e.Selections)
+					p.cases(plan.Within(plan.Within(ctx, f.Alias), e.Alias), cs, e.Selections)
 				}
 			}
 		}

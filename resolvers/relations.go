@@ -8,6 +8,7 @@ import (
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/plan"
 )
 
 // Every schema field that crosses into another service (its value is not in
@@ -63,6 +64,9 @@ type decl struct {
 	// hasLoader, for the checks, reports whether l has the loader the
 	// field reads; nil for root fields with resolvers of their own.
 	hasLoader func(l *loaders.Loaders) bool
+	// service is the service the field calls, for a dry run's plan: the
+	// one its loader names, so the two cannot disagree.
+	service func(l *loaders.Loaders) string
 }
 
 func (d *decl) coordinate() string { return d.parent + "." + d.name }
@@ -79,6 +83,9 @@ type object[T any] struct {
 
 // loadable reports whether o is loaded by id and l has that loader.
 func (o *object[T]) loadable(l *loaders.Loaders) bool { return o.byID != nil && o.byID(l) != nil }
+
+// service is the service o is loaded from by id.
+func (o *object[T]) service(l *loaders.Loaders) string { return o.byID(l).Service() }
 
 // edge is a relation leaving values of type T.
 type edge[T any] interface {
@@ -139,6 +146,7 @@ func (r *toOne[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (an
 }
 
 func (r *toOne[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+	ctx = plan.Below(ctx, r.name)
 	ids := make([]int, 0, len(from))
 	for _, v := range from {
 		if k, ok := r.key(v); ok {
@@ -167,6 +175,7 @@ func (r *toMany[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (a
 }
 
 func (r *toMany[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+	ctx = plan.Below(ctx, r.name)
 	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), below(p, ctx, r.to, sel))
 }
 
@@ -332,11 +341,11 @@ func newRelations() *relations {
 
 	// Root fields with resolvers of their own (query.go, mutation.go): only
 	// their cost is declared here.
-	rs.root("Query", "cases", graphqlhttp.ListSize{SlicingArgument: "first", Default: 25, SizedFields: []string{"nodes", "edges"}})
-	rs.root("Query", "searchPatients", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
-	rs.root("Query", "doctorsBySpecialty", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
-	rs.root("Mutation", "updateCase", graphqlhttp.ListSize{})
-	rs.root("Mutation", "scheduleAppointment", graphqlhttp.ListSize{})
+	rs.root("Query", "cases", "cases", graphqlhttp.ListSize{SlicingArgument: "first", Default: 25, SizedFields: []string{"nodes", "edges"}})
+	rs.root("Query", "searchPatients", "patients", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
+	rs.root("Query", "doctorsBySpecialty", "doctors", graphqlhttp.ListSize{SlicingArgument: "first", Default: 10})
+	rs.root("Mutation", "updateCase", "cases", graphqlhttp.ListSize{})
+	rs.root("Mutation", "scheduleAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.policies = newPolicies(rs)
 	rs.objects = map[string]anyObject{
 		rs.Case.name: rs.Case, rs.Patient.name: rs.Patient, rs.Insurer.name: rs.Insurer,
@@ -350,7 +359,7 @@ func newRelations() *relations {
 
 // one declares a relation to one value by a key the parent holds.
 func one[P, V any](rs *relations, from *object[P], field string, calls int, to *object[V], key func(P) (int, bool)) *toOne[P, V] {
-	r := &toOne[P, V]{decl: decl{parent: from.name, name: field, target: to.name, calls: calls, hasLoader: to.loadable}, key: key, to: to}
+	r := &toOne[P, V]{decl: decl{parent: from.name, name: field, target: to.name, calls: calls, hasLoader: to.loadable, service: to.service}, key: key, to: to}
 	from.rels = append(from.rels, r)
 	rs.all = append(rs.all, &r.decl)
 	return r
@@ -364,6 +373,7 @@ func many[P, V any](rs *relations, from *object[P], field string, calls, size in
 		decl: decl{
 			parent: from.name, name: field, target: to.name, list: true, calls: calls, size: graphqlhttp.ListSize{Default: size},
 			hasLoader: func(l *loaders.Loaders) bool { return loader(l) != nil },
+			service:   func(l *loaders.Loaders) string { return loader(l).Service() },
 		},
 		key:    key,
 		loader: loader,
@@ -378,7 +388,7 @@ func many[P, V any](rs *relations, from *object[P], field string, calls, size in
 // which is keyed by key.
 func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[Q, V], key, id func(P) int, idOf func(V) int) *oneOf[P, V] {
 	r := &oneOf[P, V]{
-		toMany: toMany[P, V]{decl: decl{parent: from.name, name: field, target: in.to.name, hasLoader: in.hasLoader}, key: key, loader: in.loader, to: in.to},
+		toMany: toMany[P, V]{decl: decl{parent: from.name, name: field, target: in.to.name, hasLoader: in.hasLoader, service: in.service}, key: key, loader: in.loader, to: in.to},
 		id:     id,
 		idOf:   idOf,
 	}
@@ -389,16 +399,18 @@ func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[
 
 // byIDArg declares a Query field returning one value by its `id` argument.
 func byIDArg[V any](rs *relations, field string, to *object[V]) *lookup[V] {
-	q := &lookup[V]{decl: decl{parent: "Query", name: field, target: to.name, calls: 1, hasLoader: to.loadable}, to: to}
+	q := &lookup[V]{decl: decl{parent: "Query", name: field, target: to.name, calls: 1, hasLoader: to.loadable, service: to.service}, to: to}
 	rs.lookups[field] = q
 	rs.all = append(rs.all, &q.decl)
 	return q
 }
 
-// root declares a root field that one upstream call serves, sized when it
-// is a list.
-func (rs *relations) root(parent, field string, size graphqlhttp.ListSize) {
-	rs.all = append(rs.all, &decl{parent: parent, name: field, calls: 1, size: size})
+// root declares a root field that one upstream call to service serves,
+// sized when it is a list. Its resolver calls the service's client itself,
+// so the name is given here rather than read from a loader.
+func (rs *relations) root(parent, field, service string, size graphqlhttp.ListSize) {
+	rs.all = append(rs.all, &decl{parent: parent, name: field, calls: 1, size: size,
+		service: func(*loaders.Loaders) string { return service }})
 }
 
 // walk prefetches, below the values vs of o, the relations sel selects.

@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/loaders"
@@ -96,6 +97,15 @@ func (c relationCheck) problems() []string {
 		}
 		if d.target != "" && d.hasLoader == nil {
 			bad("%s: a relation with no loader", d.coordinate())
+		}
+		// The plan's dry run names the service from the declaration.
+		switch {
+		case d.service == nil:
+			bad("%s: names no service", d.coordinate())
+		case d.hasLoader != nil && !d.hasLoader(c.loaders):
+			// reported above
+		case !slices.Contains(config.Services(), d.service(c.loaders)):
+			bad("%s: names the service %q, not one of config.Services()", d.coordinate(), d.service(c.loaders))
 		}
 	}
 

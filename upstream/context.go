@@ -9,6 +9,7 @@ const (
 	requestIDKey ctxKey = iota
 	traceparentKey
 	boundKey
+	recorderKey
 )
 
 // WithRequestID returns a context whose upstream calls carry id in the
@@ -68,4 +69,18 @@ func bind(ctx context.Context) (_ context.Context, done func()) {
 		stop()
 		cancel(nil)
 	}
+}
+
+// WithCallRecorder returns a context whose upstream calls are also told to
+// o once they are over, as the service's own Observer is: one operation's
+// calls, for that operation alone (the plan of an operation, package plan),
+// where the service's Observer sees every operation's.
+func WithCallRecorder(ctx context.Context, o Observer) context.Context {
+	return context.WithValue(ctx, recorderKey, o)
+}
+
+// callRecorder is the Observer set with WithCallRecorder, nil when none.
+func callRecorder(ctx context.Context) Observer {
+	o, _ := ctx.Value(recorderKey).(Observer)
+	return o
 }

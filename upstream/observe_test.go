@@ -114,6 +114,37 @@ func TestObserverSeesEveryCall(t *testing.T) {
 	}
 }
 
+// A recorder in the context hears of the calls made with that context
+// alone, beside the service's observer or without one.
+func TestCallRecorderSeesItsContextsCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		service Observer
+	}{
+		{"without a service observer", nil},
+		{"beside the service observer", &calls{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, ok200, ok200)
+			s := newGuardedService(t, f, testOptions(), Policy{Observer: tc.service})
+			mine := &calls{}
+			if err := call(WithCallRecorder(context.Background(), mine), s, http.MethodGet); err != nil {
+				t.Fatal(err)
+			}
+			if err := call(context.Background(), s, http.MethodGet); err != nil {
+				t.Fatal(err)
+			}
+			got := mine.all()
+			if len(got) != 1 || got[0].Route != "/things" || got[0].Status != 200 {
+				t.Errorf("the recorder heard %+v, want the one call made with its context", got)
+			}
+			if all, ok := tc.service.(*calls); ok && len(all.all()) != 2 {
+				t.Errorf("the service observer heard %d calls, want 2", len(all.all()))
+			}
+		})
+	}
+}
+
 func TestRouteOf(t *testing.T) {
 	for _, tc := range []struct{ path, param, want string }{
 		{"/patients", "", "/patients"},

@@ -134,11 +134,13 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 }
 
 // do makes the call, in a span of its own when the service is traced, and
-// tells the observer about it when there is one.
+// tells the observers about it when there are any: the service's, and the
+// one its context carries (WithCallRecorder).
 func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) (err error) {
 	ctx, done := bind(ctx)
 	defer done()
-	if s.observer == nil && s.tracer == nil {
+	recorder := callRecorder(ctx)
+	if s.observer == nil && recorder == nil && s.tracer == nil {
 		return s.guarded(ctx, method, rawURL, body, out)
 	}
 	route := routeOf(r.path, r.idParam)
@@ -148,17 +150,23 @@ func (s *Service) do(ctx context.Context, method, rawURL string, r request, body
 		ctx = withTraced(ctx, &traced{service: s, route: route})
 		defer func() { span.End(err) }()
 	}
-	if s.observer == nil {
+	if s.observer == nil && recorder == nil {
 		return s.guarded(ctx, method, rawURL, body, out)
 	}
 	rec := &record{}
 	start := time.Now()
 	err = s.guarded(withRecord(ctx, rec), method, rawURL, body, out)
-	s.observer.ObserveCall(ctx, Call{
+	c := Call{
 		Service: s.name, Method: method, Route: route,
 		Status: rec.status, Err: err, Duration: time.Since(start), IDs: r.ids,
 		Retries: max(rec.attempts-1, 0), BudgetExhausted: rec.exhausted,
-	})
+	}
+	if s.observer != nil {
+		s.observer.ObserveCall(ctx, c)
+	}
+	if recorder != nil {
+		recorder.ObserveCall(ctx, c)
+	}
 	return err
 }
 
