@@ -129,8 +129,12 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 	return s.do(ctx, method, s.base+path, request{path: path}, bytes.NewReader(data), out)
 }
 
-// do makes the call, and tells the observer about it when there is one.
+// do makes the call, counts it (see CountCalls), and tells the observer
+// about it when there is one.
 func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) error {
+	if c, ok := ctx.Value(callCountKey).(*CallCount); ok {
+		c.n.Add(1)
+	}
 	ctx, done := bind(ctx)
 	defer done()
 	if s.observer == nil {
