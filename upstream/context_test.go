@@ -2,6 +2,9 @@ package upstream_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stacker/stacker/upstream"
@@ -39,5 +42,17 @@ func TestCountCallsShares(t *testing.T) {
 	_, b := upstream.CountCalls(ctx)
 	if a != b {
 		t.Error("a second CountCalls made a second count")
+	}
+}
+
+// An upstream error's text, which is logged, names a URL's query
+// parameters but not their values, there or in the cause's text.
+func TestErrorLeavesOutQueryValues(t *testing.T) {
+	u := "http://patients:3000/patients?q=jane.doe%40example.com&limit=10"
+	e := &upstream.Error{Service: "patients", Method: "GET", URL: u, Kind: upstream.ErrUnavailable,
+		Err: &url.Error{Op: "Get", URL: u, Err: errors.New("connection refused")}}
+	got := e.Error()
+	if strings.Contains(got, "jane") || !strings.Contains(got, "/patients?q=...&limit=...") {
+		t.Errorf("Error() = %q", got)
 	}
 }
