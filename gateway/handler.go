@@ -22,6 +22,7 @@ import (
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/logging"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
 )
@@ -32,8 +33,9 @@ import (
 // the error presenter and per-operation loaders. The extensions that read
 // the document run in order: trusted documents resolve or refuse it, APQ
 // resolves a hash, then the limits look at the final text. m, when not nil,
-// records every operation and counts the parsed-query cache's hits.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics) *handler.Server {
+// records every operation and counts the parsed-query cache's hits. log
+// gets every operation's access line.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, log *slog.Logger) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -74,10 +76,11 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.Use(graphqlhttp.DeferOnlyOnQueries{})
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
+	// First, the access line and the metrics: they must see every
+	// operation's responses, the compiled path's included, and count its
+	// calls from before the loaders are made.
+	srv.AroundOperations(logging.Access(log))
 	if m != nil {
-		// First: it must see every operation's responses, the compiled
-		// path's included, and put its call count in the context before
-		// the loaders are made.
 		srv.AroundOperations(m.AroundOperations)
 		srv.AroundResponses(m.AroundResponses)
 	}
