@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,13 @@ func New(opts Options) (*Reporter, error) {
 		SendDefaultPII: false,
 		MaxBreadcrumbs: -1, // none: a breadcrumb is free text
 		BeforeSend:     scrub,
+		// Without ContextifyFrames: it reads the lines around every
+		// frame from the source files on the host into the event, which
+		// makes events large and ships source; the frames' file and line
+		// say where.
+		Integrations: func(in []sentry.Integration) []sentry.Integration {
+			return slices.DeleteFunc(in, func(i sentry.Integration) bool { return i.Name() == "ContextifyFrames" })
+		},
 	})
 	if err != nil {
 		return nil, err
