@@ -240,3 +240,65 @@ func TestSentryReportsPanic(t *testing.T) {
 		}
 	}
 }
+
+// Seeded patients' names, emails and phone numbers, sent as variables,
+// returned in answers, carried through failing calls, refused arguments
+// and a panic, appear in no log line and no Sentry envelope.
+func TestPIINeverLoggedOrReported(t *testing.T) {
+	s := newSentryStandIn(t)
+	e := startStacker(t, map[string]string{"STACKER_LOG_FORMAT": "json", "SENTRY_DSN": s.DSN})
+	var personal []string
+	var ps []struct{ first, last, email, phone string }
+	for id := int64(1); id <= 3; id++ {
+		p, ok := e.Store.Patient(id)
+		if !ok {
+			t.Fatalf("no seeded patient %d", id)
+		}
+		personal = append(personal, p.FirstName, p.LastName, p.Email, p.Phone)
+		ps = append(ps, struct{ first, last, email, phone string }{p.FirstName, p.LastName, p.Email, p.Phone})
+	}
+	const search = `query Search($q: String!) { searchPatients(query: $q) { id firstName lastName email phone } }`
+	for _, p := range ps {
+		for _, q := range []string{p.first + " " + p.last, p.email, p.phone} {
+			e.do(t, search, map[string]any{"q": q}, nil)
+			e.do(t, `query Patient($id: ID!) { patient(id: $id) { id } }`, map[string]any{"id": q}, nil) // BAD_USER_INPUT
+		}
+	}
+	var found struct{ SearchPatients []struct{ Email string } }
+	e.mustDo(t, search, map[string]any{"q": ps[0].last}, &found)
+	if len(found.SearchPatients) == 0 || found.SearchPatients[0].Email == "" {
+		t.Fatalf("the search found nothing: the test would prove nothing")
+	}
+	e.Faults.set("patients", 503)
+	for _, p := range ps {
+		if errs := e.do(t, search, map[string]any{"q": p.last}, nil); len(errs) == 0 {
+			t.Fatal("no error with the patients service down")
+		}
+	}
+	e.Faults.set("patients", 0)
+
+	var panicLogs testsync.Buffer
+	r := newSentryReporter(t, s)
+	pe := &testEnv{URL: plantedPanic(t, e, &panicLogs, r), HTTP: http.DefaultClient}
+	for _, p := range ps {
+		errs := pe.do(t, `query Search($q: String!) { searchPatients(query: $q) { firstName phone email } }`, map[string]any{"q": p.last}, nil)
+		if len(errs) == 0 {
+			t.Fatal("the planted panic did not happen")
+		}
+	}
+	r.Close(5 * time.Second)
+	if err := e.Stop(); err != nil { // flushes the gateway's reporter
+		t.Fatal(err)
+	}
+	if len(s.events()) == 0 {
+		t.Fatal("no Sentry events: the test would prove nothing")
+	}
+	for where, text := range map[string]string{"the log": e.Logs.String() + panicLogs.String(), "a Sentry envelope": s.envelopes()} {
+		for _, v := range personal {
+			if strings.Contains(text, v) {
+				i := strings.Index(text, v)
+				t.Errorf("%s holds %q: ...%s...", where, v, text[max(0, i-300):min(len(text), i+100)])
+			}
+		}
+	}
+}

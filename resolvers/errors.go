@@ -135,9 +135,10 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 		if arg.pos != nil {
 			gerr.Locations = []gqlerror.Location{{Line: arg.pos.Line, Column: arg.pos.Column}}
 		}
-		// The cause repeats the whole value ("parsing \"<900 KB>\""); the
-		// message says everything operators need, with the value clipped.
-		logged = msg
+		// The cause and the message repeat the client's value (an email
+		// sent as an id): the client sees it, the log names only the
+		// argument.
+		logged = "invalid value for " + arg.arg
 	} else {
 		code, service, msg = classify(cause)
 	}

@@ -62,6 +62,14 @@ func (e *Error) Error() string {
 	return s
 }
 
+// withoutQueryValues is a URL for a log line: its query's values elided.
+func withoutQueryValues(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + queryNames(u[i+1:])
+	}
+	return u
+}
+
 // queryNames is a raw query with its values elided: "?q=...&limit=...".
 func queryNames(raw string) string {
 	var b strings.Builder
