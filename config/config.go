@@ -294,10 +294,15 @@ type Demo struct {
 	DemoAuth bool `env:"STACKER_DEMO_AUTH" default:"false"`
 }
 
-// Log is the process's logging.
+// Log is the process's logging and error reporting (docs/logging.md).
 type Log struct {
-	Level  slog.Level `env:"STACKER_LOG_LEVEL" default:"info" want:"one of debug, info, warn, error"`
-	Format string     `env:"STACKER_LOG_FORMAT" default:"text" oneof:"text json"`
+	Level slog.Level `env:"STACKER_LOG_LEVEL" default:"info" want:"one of debug, info, warn, error"`
+	// Format is text for people, json for log shippers, ecs for ELK
+	// (Elastic Common Schema field names).
+	Format string `env:"STACKER_LOG_FORMAT" default:"text" oneof:"text json ecs"`
+	// SentryDSN, when set, sends panics and INTERNAL errors to Sentry. It
+	// keeps the name every Sentry SDK reads.
+	SentryDSN string `env:"SENTRY_DSN"`
 }
 
 // Tracing is OpenTelemetry's standard variables, as many of them as

@@ -25,8 +25,10 @@ import (
 	"github.com/stacker/stacker/health"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/loaders"
+	"github.com/stacker/stacker/logging"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
+	"github.com/stacker/stacker/sentryreport"
 	"github.com/stacker/stacker/upstream"
 )
 
@@ -68,11 +70,28 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 
 // NewLogger is the process's logger as configured.
 func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+	return logging.New(cfg.Log.Format, cfg.Log.Level, serviceName, w)
+}
+
+// serviceName is the gateway's name in ECS log lines (service.name).
+const serviceName = "stacker"
+
+// newReporter is the Sentry reporter when SENTRY_DSN is set, nil otherwise
+// (a nil interface, not one holding a nil *Reporter).
+func newReporter(cfg config.Config) (resolvers.ErrorReporter, func(), error) {
+	if cfg.Log.SentryDSN == "" {
+		return nil, func() {}, nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	rel := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rel = serviceName + "@" + bi.Main.Version
+	}
+	r, err := sentryreport.New(sentryreport.Options{DSN: cfg.Log.SentryDSN, Environment: cfg.Env, Release: rel})
+	if err != nil {
+		// The DSN is a secret: its text stays out of the message.
+		return nil, nil, errors.New("configuration: SENTRY_DSN is not a valid Sentry DSN")
+	}
+	return r, func() { r.Close(2 * time.Second) }, nil
 }
 
 // New builds the gateway from cfg and listens on its addresses; ctx bounds
@@ -197,7 +216,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	if trail != nil {
 		g.closers = append(g.closers, func() { trail.Close() })
 	}
+	reporter, closeReporter, err := newReporter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, closeReporter)
 	res, err := resolvers.New(resolvers.Deps{
+		Reporter:         reporter,
 		Audit:            trail,
 		Clients:          clients,
 		Loaders:          loaders.Options{Wait: up.LoaderWait, Tracer: tr},
@@ -252,7 +277,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m, tr), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders(), tr), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m, tr, log), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders(), tr), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the

@@ -22,6 +22,7 @@ import (
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/logging"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
 	"github.com/stacker/stacker/tracing"
@@ -34,8 +35,9 @@ import (
 // the document run in order: trusted documents resolve or refuse it, APQ
 // resolves a hash, then the limits look at the final text. m, when not nil,
 // records every operation and counts the parsed-query cache's hits; tr,
-// when not nil, makes every operation's span.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, tr *tracing.Tracer) *handler.Server {
+// when not nil, makes every operation's span. log gets every operation's
+// access line.
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, tr *tracing.Tracer, log *slog.Logger) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -77,14 +79,15 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.SetErrorPresenter(res.ErrorPresenter)
 	srv.SetRecoverFunc(res.Recover)
 	if tr != nil {
-		// First: every span the operation makes, the metrics' included
-		// (none), its loaders' and the compiled path's, is under it.
+		// First: every span the operation makes, its loaders' and the
+		// compiled path's included, is under it.
 		srv.AroundOperations(traceOperations(tr))
 	}
+	// Then the access line and the metrics: they must see every
+	// operation's responses, the compiled path's included, and count its
+	// calls from before the loaders are made.
+	srv.AroundOperations(logging.Access(log))
 	if m != nil {
-		// First after tracing: it must see every operation's responses, the compiled
-		// path's included, and put its call count in the context before
-		// the loaders are made.
 		srv.AroundOperations(m.AroundOperations)
 		srv.AroundResponses(m.AroundResponses)
 	}

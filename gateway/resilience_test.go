@@ -195,7 +195,7 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	// The panic is planted in a gqlgen field middleware, which only
 	// gqlgen's executor runs.
 	cfg.Server.CompiledExecution = false
-	h := newGraphQLHandler(res, cfg, nil, nil, nil, nil, nil)
+	h := newGraphQLHandler(res, cfg, nil, nil, nil, nil, nil, NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs))
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc.Path().String() == "cases.nodes[1].patient" {
 			panic("resolver bug")

@@ -26,6 +26,7 @@ import (
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/upstream"
+	"github.com/stacker/stacker/upstream/upstreamtest"
 )
 
 func newMetrics(t *testing.T, o metrics.Options) *metrics.Metrics {
@@ -142,13 +143,24 @@ func operationContext(name string, typ ast.Operation) context.Context {
 	})
 }
 
+// casesService is a client of a fake cases service answering 200, for
+// operations that make upstream calls: the upstream package counts them.
+func casesService(t *testing.T) *upstream.Service {
+	t.Helper()
+	up, err := upstream.NewService("cases", upstreamtest.New(t, http.StatusOK, `{}`).URL, upstreamtest.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return up
+}
+
 // run runs one operation through AroundOperations: next makes calls
-// upstream calls and answers with one response per entry of errs (a
+// upstream calls through up (nil when calls is 0) and answers with one response per entry of errs (a
 // deferred query's payloads), whose errors have those codes.
-func run(m *metrics.Metrics, ctx context.Context, calls int, errs ...[]string) {
+func run(m *metrics.Metrics, ctx context.Context, up *upstream.Service, calls int, errs ...[]string) {
 	h := m.AroundOperations(ctx, func(ctx context.Context) graphql.ResponseHandler {
 		for range calls {
-			m.ObserveCall(ctx, upstream.Call{Service: "cases", Method: "GET", Route: "/cases", Status: 200})
+			_ = up.Get(ctx, "/cases", nil, nil)
 		}
 		i := 0
 		return func(context.Context) *graphql.Response {
@@ -173,14 +185,15 @@ func run(m *metrics.Metrics, ctx context.Context, calls int, errs ...[]string) {
 
 func TestAroundOperations(t *testing.T) {
 	m := newMetrics(t, metrics.Options{KnownOperations: []string{"CaseBoard"}, MaxOperations: 1})
-	run(m, operationContext("CaseBoard", ast.Query), 8, nil)
-	run(m, operationContext("CaseBoard", ast.Query), 3, []string{"UPSTREAM_UNAVAILABLE", "UPSTREAM_UNAVAILABLE"})
+	up := casesService(t)
+	run(m, operationContext("CaseBoard", ast.Query), up, 8, nil)
+	run(m, operationContext("CaseBoard", ast.Query), up, 3, []string{"UPSTREAM_UNAVAILABLE", "UPSTREAM_UNAVAILABLE"})
 	// A deferred query: timed once, at its last payload; every payload's
 	// errors count.
-	run(m, operationContext("Deferred", ast.Query), 1, []string{"NOT_FOUND"}, nil, []string{"NOT_FOUND"})
-	run(m, operationContext("", ast.Mutation), 1, []string{"BAD_USER_INPUT"})
+	run(m, operationContext("Deferred", ast.Query), up, 1, []string{"NOT_FOUND"}, nil, []string{"NOT_FOUND"})
+	run(m, operationContext("", ast.Mutation), up, 1, []string{"BAD_USER_INPUT"})
 	// A subscription is not timed: its length is its client's choice.
-	run(m, operationContext("OnCase", ast.Subscription), 0, nil, []string{"INTERNAL"})
+	run(m, operationContext("OnCase", ast.Subscription), nil, 0, nil, []string{"INTERNAL"})
 	reg := m.Registry()
 	check(t, reg, []want{
 		{"stacker_operation_duration_seconds", map[string]string{"operation": "CaseBoard", "type": "query"}, 2},
@@ -221,7 +234,7 @@ func TestAroundResponsesCountsRefusedRequestsOnly(t *testing.T) {
 	// Refused by a limit once the operation was known.
 	m.AroundResponses(operationContext("Deep", ast.Query), answer)
 	// An operation that ran: AroundOperations counts its errors, not this.
-	run(m, operationContext("Ran", ast.Query), 0, []string{"NOT_FOUND"})
+	run(m, operationContext("Ran", ast.Query), nil, 0, []string{"NOT_FOUND"})
 	m.AroundOperations(operationContext("Ran", ast.Query), func(ctx context.Context) graphql.ResponseHandler {
 		m.AroundResponses(ctx, answer)
 		return graphql.OneShot(&graphql.Response{})
@@ -258,13 +271,13 @@ func TestOperationNamesAreBounded(t *testing.T) {
 			for w := range 4 {
 				wg.Go(func() {
 					for i := w; i < tc.names; i += 4 {
-						run(m, operationContext(fmt.Sprintf("Invented%d", i), ast.Query), 0, nil)
+						run(m, operationContext(fmt.Sprintf("Invented%d", i), ast.Query), nil, 0, nil)
 					}
 				})
 			}
 			wg.Wait()
-			run(m, operationContext("CaseBoard", ast.Query), 0, nil)
-			run(m, operationContext(strings.Repeat("Long", 100), ast.Query), 0, nil)
+			run(m, operationContext("CaseBoard", ast.Query), nil, 0, nil)
+			run(m, operationContext(strings.Repeat("Long", 100), ast.Query), nil, 0, nil)
 			reg := m.Registry()
 			if n, want := series(t, reg, "stacker_operation_duration_seconds"), tc.wantSep+2; n != want {
 				t.Errorf("%d duration series, want %d", n, want)
@@ -345,7 +358,7 @@ func TestWatchReadsTheSourcesAtScrapeTime(t *testing.T) {
 // the same rules on a scrape in the gateway's test), and is served.
 func TestExpositionLintsClean(t *testing.T) {
 	m := newMetrics(t, metrics.Options{KnownOperations: []string{"CaseBoard"}, MaxOperations: 10})
-	run(m, operationContext("CaseBoard", ast.Query), 8, []string{"NOT_FOUND"})
+	run(m, operationContext("CaseBoard", ast.Query), casesService(t), 8, []string{"NOT_FOUND"})
 	metrics.CountCache[string](m, "apq", lru.New[string](1)).Get(context.Background(), "x")
 	m.ObserveCall(context.Background(), upstream.Call{Service: "cases", Method: "GET", Route: "/cases?ids", Status: 200, IDs: 3, Retries: 1, BudgetExhausted: true})
 	problems, err := testutil.GatherAndLint(m.Registry())

@@ -2,17 +2,17 @@ package metrics
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/stacker/stacker/upstream"
 )
 
 // operation is what the metrics keep of one running operation.
 type operation struct {
 	name, typ string // label values
-	calls     atomic.Int64
 }
 
 type operationKey struct{}
@@ -33,6 +33,7 @@ func (m *Metrics) AroundOperations(ctx context.Context, next graphql.OperationHa
 	}
 	op := &operation{name: m.operationName(oc.Operation.Name), typ: string(oc.Operation.Operation)}
 	start := startOf(oc)
+	ctx, calls := upstream.CountCalls(ctx)
 	h := next(context.WithValue(ctx, operationKey{}, op))
 	timed := op.typ != "subscription" // a subscription's duration is its client's choice
 	// The transport calls the handler from one goroutine, until nil.
@@ -44,7 +45,7 @@ func (m *Metrics) AroundOperations(ctx context.Context, next graphql.OperationHa
 		if timed && (resp == nil || resp.HasNext == nil || !*resp.HasNext) {
 			timed = false
 			m.opDuration.WithLabelValues(op.name, op.typ).Observe(time.Since(start).Seconds())
-			m.opCalls.WithLabelValues(op.name).Observe(float64(op.calls.Load()))
+			m.opCalls.WithLabelValues(op.name).Observe(float64(calls.Load()))
 		}
 		return resp
 	}

@@ -8,8 +8,9 @@ import (
 
 var _ upstream.Observer = (*Metrics)(nil)
 
-// ObserveCall records one upstream call, and counts it against the
-// operation that made it (see AroundOperations).
+// ObserveCall records one upstream call. The calls of each operation are
+// counted by the upstream package (upstream.CountCalls, see
+// AroundOperations).
 func (m *Metrics) ObserveCall(ctx context.Context, c upstream.Call) {
 	route := m.routes.value(c.Route)
 	m.upRequests.WithLabelValues(c.Service, route, c.Method, c.Outcome()).Inc()
@@ -22,8 +23,5 @@ func (m *Metrics) ObserveCall(ctx context.Context, c upstream.Call) {
 	}
 	if c.BudgetExhausted {
 		m.upExhausted.WithLabelValues(c.Service).Inc()
-	}
-	if op, ok := ctx.Value(operationKey{}).(*operation); ok {
-		op.calls.Add(1)
 	}
 }

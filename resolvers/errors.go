@@ -135,9 +135,10 @@ func (r *Resolver) ErrorPresenter(ctx context.Context, err error) *gqlerror.Erro
 		if arg.pos != nil {
 			gerr.Locations = []gqlerror.Location{{Line: arg.pos.Line, Column: arg.pos.Column}}
 		}
-		// The cause repeats the whole value ("parsing \"<900 KB>\""); the
-		// message says everything operators need, with the value clipped.
-		logged = msg
+		// The cause and the message repeat the client's value (an email
+		// sent as an id): the client sees it, the log names only the
+		// argument.
+		logged = "invalid value for " + arg.arg
 	} else {
 		code, service, msg = classify(cause)
 	}
@@ -388,8 +389,48 @@ func (a argError) message(cause error) string {
 	return fmt.Sprintf("invalid value for %s: %s is not a valid %s", a.arg, echo(a.value), a.typ)
 }
 
+// ErrorReporter hears of the errors that are Stacker's fault (panics and
+// INTERNAL errors) as they are presented, so operators are told at once
+// rather than finding them in the log. The gateway implements it with
+// Sentry; this package knows nothing of Sentry.
+//
+// A Report carries no error text: a panic's value or a service's message
+// may hold what a client sent. The request and trace ids are in ctx
+// (upstream.RequestID, upstream.TraceID). Report is called on the
+// resolving goroutine and must not block.
+type ErrorReporter interface {
+	Report(ctx context.Context, r Report)
+}
+
+// Report is one error for an ErrorReporter: names, codes and code
+// locations only.
+type Report struct {
+	Code      string // always CodeInternal today
+	Service   string // the upstream service involved, "" when none
+	Operation string // the operation's name, "" when anonymous
+	Path      string // the response field, as "cases.nodes.1.patient"
+	// Panic says the error is a recovered panic, whose goroutine's stack
+	// (runtime/debug.Stack's text) is Stack.
+	Panic bool
+	Stack []byte
+}
+
+// report tells the reporter of an INTERNAL error, when there is one.
+func (r *Resolver) report(ctx context.Context, code, service string, gerr *gqlerror.Error, stack []byte) {
+	if r.reporter == nil || code != CodeInternal {
+		return
+	}
+	rep := Report{Code: code, Service: service, Path: gerr.Path.String(), Panic: stack != nil, Stack: stack}
+	if graphql.HasOperationContext(ctx) {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
+			rep.Operation = oc.Operation.Name
+		}
+	}
+	r.reporter.Report(ctx, rep)
+}
+
 // logError logs an error the presenter made: the full (but clipped) text in
-// logged, and the stack of a panic.
+// logged, and the stack of a panic; and reports it when it is INTERNAL.
 func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error, logged string) {
 	level := slog.LevelError
 	switch code {
@@ -410,13 +451,19 @@ func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Err
 	}
 	var rp *panicError
 	var lp *loaders.PanicError
+	var stack []byte
 	switch {
 	case errors.As(cause, &rp):
-		attrs = append(attrs, slog.String("stack", string(rp.stack)))
+		stack = rp.stack
 	case errors.As(cause, &lp):
-		attrs = append(attrs, slog.String("stack", string(lp.Stack)))
+		stack = lp.Stack
+	}
+	if stack != nil {
+		attrs = append(attrs, slog.String("stack", string(stack)))
 	}
 	r.log.LogAttrs(ctx, level, "graphql error", attrs...)
+	service, _ := gerr.Extensions["service"].(string)
+	r.report(ctx, code, service, gerr, stack)
 }
 
 // SortErrors orders a response's errors by path. Fields resolve concurrently,

@@ -50,6 +50,9 @@ type Deps struct {
 	// Audit is the trail of access to the schema's @pii fields; nil means
 	// no auditing.
 	Audit *audit.Trail
+	// Reporter hears of every panic and INTERNAL error (see ErrorReporter);
+	// nil: nobody does, beyond the log.
+	Reporter ErrorReporter
 }
 
 // Resolver is the root of all resolvers. It holds no per-request state: that
@@ -58,6 +61,7 @@ type Resolver struct {
 	clients   loaders.Clients
 	opts      loaders.Options
 	log       *slog.Logger
+	reporter  ErrorReporter // nil: none
 	opTimeout time.Duration
 	live      *live.Engine
 	rels      *relations
@@ -91,7 +95,7 @@ func New(d Deps) (*Resolver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Resolver{
-		clients: d.Clients, opts: d.Loaders, log: log, opTimeout: d.OperationTimeout, rels: newRelations(),
+		clients: d.Clients, opts: d.Loaders, log: log, reporter: d.Reporter, opTimeout: d.OperationTimeout, rels: newRelations(),
 		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
 	}
 	p, err := authz.NewPolicy(r.schema)

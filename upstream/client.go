@@ -223,7 +223,7 @@ func (p *policy) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	p.log(ctx, "retrying upstream request after status",
 		slog.String("method", resp.Request.Method),
-		slog.String("url", resp.Request.URL.String()),
+		slog.String("url", withoutQueryValues(resp.Request.URL.String())),
 		slog.Int("status", resp.StatusCode))
 	return true, nil
 }

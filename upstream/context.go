@@ -1,6 +1,10 @@
 package upstream
 
-import "context"
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+)
 
 // ctxKey is unexported so only this package can set or read its values.
 type ctxKey int
@@ -10,6 +14,7 @@ const (
 	traceparentKey
 	boundKey
 	recorderKey
+	callCountKey
 )
 
 // WithRequestID returns a context whose upstream calls carry id in the
@@ -37,6 +42,43 @@ func WithTraceparent(ctx context.Context, tp string) context.Context {
 func Traceparent(ctx context.Context) (tp string, ok bool) {
 	tp, ok = ctx.Value(traceparentKey).(string)
 	return tp, ok && tp != ""
+}
+
+// TraceID is the trace id of the traceparent set with WithTraceparent: its
+// second field, 32 lowercase hex digits, as W3C Trace Context defines it;
+// ok is false when there is no traceparent or it is malformed (a client
+// may send anything), so a log line never carries a client's free text
+// under the name of a trace id.
+func TraceID(ctx context.Context) (id string, ok bool) {
+	tp, ok := Traceparent(ctx)
+	if !ok {
+		return "", false
+	}
+	parts := strings.Split(tp, "-")
+	if len(parts) < 4 || len(parts[1]) != 32 || strings.Trim(parts[1], "0123456789abcdef") != "" || strings.Trim(parts[1], "0") == "" {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// CallCount is the number of upstream calls made with a context that
+// CountCalls returned, retries included in their call. Safe for concurrent
+// use.
+type CallCount struct{ n atomic.Int64 }
+
+// Load is the number of calls finished or under way.
+func (c *CallCount) Load() int64 { return c.n.Load() }
+
+// CountCalls returns a context whose upstream calls are counted, and their
+// count. When ctx already counts, it is returned with its count, so the
+// operation's metrics and its access line, each asking, share one count
+// rather than keeping two.
+func CountCalls(ctx context.Context) (context.Context, *CallCount) {
+	if c, ok := ctx.Value(callCountKey).(*CallCount); ok {
+		return ctx, c
+	}
+	c := &CallCount{}
+	return context.WithValue(ctx, callCountKey, c), c
 }
 
 // WithCallsBoundTo returns a context whose upstream calls also end when

@@ -51,7 +51,42 @@ type Error struct {
 }
 
 // Error reads like "upstream patients: GET http://host/patients/7: 404 not found: no such patient".
+// The URL's query values are left out, here and in the cause's text (a
+// *url.Error repeats the URL): a search's q is what the client typed, a
+// patient's name or email, and this text is logged.
 func (e *Error) Error() string {
+	s := e.text()
+	if i := strings.IndexByte(e.URL, '?'); i >= 0 {
+		s = strings.ReplaceAll(s, e.URL[i:], queryNames(e.URL[i+1:]))
+	}
+	return s
+}
+
+// withoutQueryValues is a URL for a log line: its query's values elided.
+func withoutQueryValues(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + queryNames(u[i+1:])
+	}
+	return u
+}
+
+// queryNames is a raw query with its values elided: "?q=...&limit=...".
+func queryNames(raw string) string {
+	var b strings.Builder
+	for i, kv := range strings.Split(raw, "&") {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		b.WriteString(k)
+		b.WriteString("=...")
+	}
+	return b.String()
+}
+
+func (e *Error) text() string {
 	var b strings.Builder
 	b.WriteString("upstream ")
 	b.WriteString(e.Service)

@@ -137,6 +137,9 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 // tells the observers about it when there are any: the service's, and the
 // one its context carries (WithCallRecorder).
 func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) (err error) {
+	if c, ok := ctx.Value(callCountKey).(*CallCount); ok {
+		c.n.Add(1)
+	}
 	ctx, done := bind(ctx)
 	defer done()
 	recorder := callRecorder(ctx)
