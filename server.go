@@ -16,6 +16,7 @@ import (
 	"github.com/stacker/stacker/gateway"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/loadtest"
+	"github.com/stacker/stacker/rehearsal"
 	"github.com/stacker/stacker/schemacheck"
 )
 
@@ -60,6 +61,9 @@ commands:
           answer, hand-written, for the load command to measure beside the
           gateway (scripts/loadbench.sh -compare)
   load    closed-loop load against a running gateway (go run . load -h)
+  rehearse
+          rolling restart rehearsal: this binary as three replicas behind
+          haproxy, under load, restarted one by one (go run . rehearse -h)
   schema  print, diff and check the schema, validate front-end operations
           (go run . schema -h)
   config  list the environment variables Stacker reads (config vars), or
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return floor.Run(ctx, getenv, stdout, stderr)
 	case "load":
 		return loadtest.Run(ctx, args[2:], stdout, stderr)
+	case "rehearse":
+		return rehearsal.Main(ctx, args[2:], stdout, stderr)
 	case "schema":
 		// Against the schema this binary serves.
 		schema := graph.NewExecutableSchema(graph.Config{}).Schema()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: prepares what the tests need on this machine (a
-# Redis, a NATS, Prometheus, the npm packages of the real clients, Debian's
+# Redis, a NATS, Prometheus, haproxy, the npm packages of the real clients, Debian's
 # chromium), then runs every test. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,6 +35,10 @@ fi
 # Prometheus and promtool (Debian's prometheus package): the metrics tests
 # have a real Prometheus scrape a gateway, and promtool check its output.
 command -v prometheus >/dev/null && command -v promtool >/dev/null || { log "installing prometheus"; apt_install prometheus; }
+
+# haproxy (Debian's): the rolling restart rehearsal puts three replicas
+# behind it. Only the binary is used; the system service is never started.
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { log "installing haproxy"; apt_install haproxy; }
 
 # Node and the real clients' npm packages (pinned by package-lock.json).
 command -v node >/dev/null || { log "installing nodejs and npm"; apt_install nodejs npm; }
