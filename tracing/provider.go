@@ -58,6 +58,10 @@ func (s Settings) On() bool {
 // Provider is the SDK's tracer provider with its OTLP/HTTP exporter.
 type Provider struct {
 	tp *sdktrace.TracerProvider
+	// followsParent: the sampler never samples a span whose parent was
+	// not sampled (the parent-based samplers, and traceidratio, whose
+	// decision is the trace id's and so the parent's).
+	followsParent bool
 }
 
 // NewProvider builds the provider s describes; nil when s leaves tracing
@@ -99,7 +103,7 @@ func NewProvider(ctx context.Context, s Settings) (*Provider, error) {
 		sdktrace.WithSampler(sampler),
 		sdktrace.WithResource(res),
 	)
-	return &Provider{tp: tp}, nil
+	return &Provider{tp: tp, followsParent: s.Sampler != "always_on"}, nil
 }
 
 // Tracer is the provider's tracer for Stacker's spans; nil (no spans) on a
@@ -108,7 +112,9 @@ func (p *Provider) Tracer() *Tracer {
 	if p == nil {
 		return nil
 	}
-	return New(p.tp)
+	t := New(p.tp)
+	t.followsParent = p.followsParent
+	return t
 }
 
 // Shutdown sends the spans still waiting and stops the exporter; spans

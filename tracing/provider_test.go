@@ -3,7 +3,11 @@ package tracing
 import (
 	"context"
 	"maps"
+	"net/http"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestSettingsOn(t *testing.T) {
@@ -87,5 +91,38 @@ func TestPairs(t *testing.T) {
 				t.Errorf("pairs(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// Under an unsampled parent, with a sampler that follows it, the spans of
+// levels, batches and attempts are not made, and the attempt still
+// carries the unsampled trace to the service.
+func TestUnsampledChildrenAreNotMade(t *testing.T) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	defer tp.Shutdown(context.Background())
+	tr := New(tp)
+	tr.followsParent = true
+	parent := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: 0, // not sampled
+	})
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
+	if _, s := tr.Level(ctx, "patients", 3); s.s != nil {
+		t.Error("a level span under an unsampled parent")
+	}
+	if _, s := tr.Batch(ctx, "patients", "GET", "/patients?ids", 3); s.s != nil {
+		t.Error("a batch span under an unsampled parent")
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:1/patients?ids=1", nil)
+	req, s := tr.Attempt(req, "patients", "/patients?ids", 0, "closed")
+	if s.s != nil {
+		t.Error("an attempt span under an unsampled parent")
+	}
+	if got, want := req.Header.Get("traceparent"), "00-01000000000000000000000000000000-0200000000000000-00"; got != want {
+		t.Errorf("traceparent %q, want the unsampled parent's %q", got, want)
+	}
+
+	sampled := trace.ContextWithRemoteSpanContext(context.Background(), parent.WithTraceFlags(trace.FlagsSampled))
+	if _, s := tr.Batch(sampled, "patients", "GET", "/patients?ids", 3); s.s == nil || !s.s.IsRecording() {
+		t.Error("no recording batch span under a sampled parent")
 	}
 }

@@ -29,6 +29,21 @@ const (
 type Tracer struct {
 	t    trace.Tracer
 	prop propagation.TextMapPropagator
+	// followsParent: a span under an unsampled parent is never sampled,
+	// so the spans made per level, batch and attempt are not made at all
+	// there (see unsampled). Most traces are not sampled, and those spans
+	// were most of tracing's cost.
+	followsParent bool
+}
+
+// unsampled reports whether a span started under ctx would record
+// nothing: its parent was not sampled and the sampler follows the parent.
+func (t *Tracer) unsampled(ctx context.Context) bool {
+	if !t.followsParent {
+		return false
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && !sc.IsSampled()
 }
 
 // New is a Tracer on tp; nil when tp is nil. Packages are handed a Tracer
@@ -144,6 +159,9 @@ func (t *Tracer) Level(ctx context.Context, service string, keys int) (context.C
 	if t == nil {
 		return ctx, Span{}
 	}
+	if t.unsampled(ctx) {
+		return ctx, Span{}
+	}
 	ctx, s := t.t.Start(ctx, "prefetch "+service)
 	if s.IsRecording() {
 		s.SetAttributes(serviceKey.String(service), keysKey.Int(keys))
@@ -156,6 +174,9 @@ func (t *Tracer) Level(ctx context.Context, service string, keys int) (context.C
 // of ids sent (0 for a call that is not a batch).
 func (t *Tracer) Batch(ctx context.Context, service, method, route string, ids int) (context.Context, Span) {
 	if t == nil {
+		return ctx, Span{}
+	}
+	if t.unsampled(ctx) {
 		return ctx, Span{}
 	}
 	ctx, s := t.t.Start(ctx, service+" "+method+" "+route)
@@ -176,8 +197,12 @@ func (t *Tracer) Attempt(req *http.Request, service, route string, retry int, br
 	if t == nil {
 		return req, Span{}
 	}
-	// Most traces are not sampled: their spans record nothing, so their
-	// attributes are not even built (this runs for every attempt).
+	if t.unsampled(req.Context()) {
+		// The service still continues the (unsampled) trace, from the
+		// batch's span.
+		t.prop.Inject(req.Context(), propagation.HeaderCarrier(req.Header))
+		return req, Span{}
+	}
 	ctx, s := t.t.Start(req.Context(), req.Method+" "+route, trace.WithSpanKind(trace.SpanKindClient))
 	if s.IsRecording() {
 		s.SetAttributes(
