@@ -14,6 +14,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/operations"
 )
 
@@ -315,5 +316,61 @@ func TestTracesOfRetries(t *testing.T) {
 			t.Errorf("resend counts %v, want 0 (absent), 1, 2, ...", resends)
 			break
 		}
+	}
+}
+
+// Each subscription event delivered makes a span of its own, named for the
+// subscription's field, and the event's fetches are under it.
+func TestTracesOfSubscriptionEvents(t *testing.T) {
+	col, endpoint := startCollector(t)
+	e := startStacker(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "STACKER_EVENTS_URL": natsTopic(t)})
+	c := dialWS(t, e.Base)
+	c.subscribe("1", `subscription { caseUpdated(id: 42) { caseId case { status patient { fullName } } } }`)
+	testsync.WaitFor(t, "the subscription", func() bool { return e.liveSubs() == 1 })
+	e.mustDo(t, updateCaseStatus, map[string]any{"id": 42, "s": "IN_REVIEW"}, nil)
+	if m := c.next(); m["type"] != "next" {
+		t.Fatalf("want the event, got %v", m)
+	}
+	c.conn.CloseNow()
+	if err := e.Stop(); err != nil { // flushes the spans
+		t.Fatal(err)
+	}
+
+	spans := col.all()
+	byID := map[string]*tracepb.Span{}
+	for _, s := range spans {
+		byID[hex.EncodeToString(s.SpanId)] = s
+	}
+	var event *tracepb.Span
+	for _, s := range spans {
+		if s.Name == "event caseUpdated" {
+			if event != nil {
+				t.Fatalf("two event spans for one event: %v", names(spans))
+			}
+			event = s
+		}
+	}
+	if event == nil {
+		t.Fatalf("no event span among %v", names(spans))
+	}
+	if field, _, _ := attr(event, "graphql.field.name"); field != "caseUpdated" {
+		t.Errorf("event span's graphql.field.name = %q", field)
+	}
+	under := func(s *tracepb.Span) bool {
+		for p := s; p != nil; p = byID[hex.EncodeToString(p.ParentSpanId)] {
+			if p == event {
+				return true
+			}
+		}
+		return false
+	}
+	fetched := map[string]bool{}
+	for _, s := range spans {
+		if svc, _, ok := attr(s, "stacker.service"); ok && strings.HasPrefix(s.Name, svc+" ") && under(s) {
+			fetched[svc] = true
+		}
+	}
+	if !fetched["cases"] || !fetched["patients"] {
+		t.Errorf("the event's fetches under its span: %v, want cases and patients (spans %v)", fetched, names(spans))
 	}
 }
