@@ -60,7 +60,7 @@ func (r *Resolver) CompiledStats() CompiledStats {
 // audit collector are in place.
 func (r *Resolver) CompiledOperations(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !compilable(oc.Operation.SelectionSet, oc.Doc) {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || !compilable(oc.Operation.SelectionSet, oc.Doc, map[string]bool{}) {
 		return next(ctx)
 	}
 	w := compiledWriter{r: r, ctx: ctx, oc: oc, a: accessOf(ctx)}
@@ -114,26 +114,32 @@ func (w *compiledWriter) run() (err error) {
 
 // compilable reports whether the document uses nothing the compiled path
 // leaves to gqlgen: @defer (incremental delivery) and introspection other
-// than __typename.
-func compilable(sel ast.SelectionSet, doc *ast.QueryDocument) bool {
+// than __typename. seen holds the fragments already checked, so a fragment
+// spread many times (or fragments spreading each other twice over) is
+// walked once.
+func compilable(sel ast.SelectionSet, doc *ast.QueryDocument, seen map[string]bool) bool {
 	for _, s := range sel {
 		switch s := s.(type) {
 		case *ast.Field:
 			if strings.HasPrefix(s.Name, "__") && s.Name != "__typename" {
 				return false
 			}
-			if !compilable(s.SelectionSet, doc) {
+			if !compilable(s.SelectionSet, doc, seen) {
 				return false
 			}
 		case *ast.InlineFragment:
-			if s.Directives.ForName("defer") != nil || !compilable(s.SelectionSet, doc) {
+			if s.Directives.ForName("defer") != nil || !compilable(s.SelectionSet, doc, seen) {
 				return false
 			}
 		case *ast.FragmentSpread:
 			if s.Directives.ForName("defer") != nil {
 				return false
 			}
-			if d := doc.Fragments.ForName(s.Name); d == nil || !compilable(d.SelectionSet, doc) {
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			if d := doc.Fragments.ForName(s.Name); d == nil || !compilable(d.SelectionSet, doc, seen) {
 				return false
 			}
 		}
