@@ -189,7 +189,9 @@ type policy struct {
 // response and an error together. The request's own outcome says what failed.
 func (p *policy) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
-		return false, nil
+		// The caller is gone or out of time: that is the outcome, whatever
+		// the last attempt answered, rather than a race between the two.
+		return false, ctx.Err()
 	}
 	if err != nil {
 		// Connection errors and attempt timeouts are retried; retryablehttp's
