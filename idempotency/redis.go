@@ -16,18 +16,23 @@ import (
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
+	// timeout bounds each call: a Redis that is down fails a mutation
+	// open quickly (see Extension) rather than holding it.
+	timeout time.Duration
 }
 
 var _ Store = (*Redis)(nil)
 
 // NewRedis returns a store on client (the gateway's one Redis client).
 func NewRedis(client redis.UniversalClient) *Redis {
-	return &Redis{client: client, prefix: "stacker:idempotency:"}
+	return &Redis{client: client, prefix: "stacker:idempotency:", timeout: time.Second}
 }
 
 // Claim implements Store: SET NX GET claims the key or returns what it
 // holds, in one atomic step.
 func (s *Redis) Claim(ctx context.Context, key, fp string, lease time.Duration) (*Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	claim, err := json.Marshal(Record{Fingerprint: fp})
 	if err != nil {
 		return nil, err
@@ -48,6 +53,8 @@ func (s *Redis) Claim(ctx context.Context, key, fp string, lease time.Duration) 
 
 // Complete implements Store.
 func (s *Redis) Complete(ctx context.Context, key string, r Record, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -60,6 +67,8 @@ func (s *Redis) Complete(ctx context.Context, key string, r Record, ttl time.Dur
 
 // Release implements Store.
 func (s *Redis) Release(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
 		return fmt.Errorf("idempotency: redis release: %w", err)
 	}
