@@ -72,6 +72,7 @@ func TestIdempotencyKey(t *testing.T) {
 		wantCode     string // of the last answer
 		wantReplayed []bool
 		wantSame     bool // every answer's body is the first's
+		wantStatus   int  // of the last answer, when not 0
 	}{
 		{
 			name: "the same key twice runs once and replays",
@@ -87,6 +88,16 @@ func TestIdempotencyKey(t *testing.T) {
 				return []answer{first, keyed(t, e, "k-"+slot, scheduleKeyed, booking("2099-12-31T10:00:00Z"))}
 			},
 			wantCalls: 1, wantBooked: 1, wantCode: idempotency.CodeKeyReused, wantReplayed: []bool{false, false},
+		},
+		{
+			name: "a refusal is a request error: 400 with the graphql-response media type",
+			run: func(t *testing.T, slot string) []answer {
+				keyed(t, e, "k-"+slot, scheduleKeyed, booking(slot))
+				h := http.Header{"Accept": {"application/graphql-response+json"}, idempotency.Header: {"k-" + slot}}
+				status, body, _ := rawExchange(t, e, h, scheduleKeyed, booking("2099-12-31T11:00:00Z"))
+				return []answer{{status: status, body: string(body)}}
+			},
+			wantCalls: 1, wantBooked: 1, wantCode: idempotency.CodeKeyReused, wantStatus: http.StatusBadRequest, wantReplayed: []bool{false},
 		},
 		{
 			name: "no key runs every time",
@@ -155,6 +166,9 @@ func TestIdempotencyKey(t *testing.T) {
 				t.Errorf("%d appointments booked, want %d", n, tc.wantBooked)
 			}
 			last := got[len(got)-1]
+			if tc.wantStatus != 0 && last.status != tc.wantStatus {
+				t.Errorf("last answer's status %d, want %d", last.status, tc.wantStatus)
+			}
 			if c := last.code(); c != tc.wantCode {
 				t.Errorf("last answer's code %q, want %q: %s", c, tc.wantCode, last.body)
 			}
