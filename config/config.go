@@ -250,7 +250,8 @@ type Audit struct {
 	AuditBuffer int `env:"STACKER_AUDIT_BUFFER" default:"1024" min:"1" max:"1000000"`
 }
 
-// Caches are the parsed-query cache and the automatic persisted queries.
+// Caches are the parsed-query cache, the automatic persisted queries and
+// the mutations' idempotency records.
 type Caches struct {
 	// QueryCacheSize is the parsed and validated documents kept.
 	QueryCacheSize int `env:"STACKER_QUERY_CACHE_SIZE" default:"1000" min:"1" max:"1000000"`
@@ -259,7 +260,14 @@ type Caches struct {
 	// APQMaxEntryBytes the largest one it stores.
 	APQMaxBytes      int `env:"STACKER_APQ_MAX_BYTES" default:"67108864" min:"1024" max:"1099511627776"`
 	APQMaxEntryBytes int `env:"STACKER_APQ_MAX_ENTRY_BYTES" default:"65536" min:"64" max:"1073741824"`
-	// RedisURL, when set, shares the persisted queries between replicas.
+	// IdempotencyTTL is how long a mutation's result is replayed for a
+	// retry with its Idempotency-Key; IdempotencyMaxEntries and
+	// IdempotencyMaxBytes bound the results held in memory (without Redis).
+	IdempotencyTTL        time.Duration `env:"STACKER_IDEMPOTENCY_TTL" default:"24h"`
+	IdempotencyMaxEntries int           `env:"STACKER_IDEMPOTENCY_MAX_ENTRIES" default:"100000" min:"1" max:"100000000"`
+	IdempotencyMaxBytes   int           `env:"STACKER_IDEMPOTENCY_MAX_BYTES" default:"67108864" min:"1024" max:"1099511627776"`
+	// RedisURL, when set, shares the persisted queries and the mutations'
+	// idempotency records between replicas.
 	RedisURL string `env:"STACKER_REDIS_URL"`
 }
 

@@ -103,6 +103,13 @@ func (p *pair) sameAudit(t *testing.T) {
 // rawPost sends a query and returns the status and the body as it came.
 func rawPost(t testing.TB, e *testEnv, header http.Header, query string, vars map[string]any) (int, []byte) {
 	t.Helper()
+	status, body, _ := rawExchange(t, e, header, query, vars)
+	return status, body
+}
+
+// rawExchange is rawPost that also returns the response's headers.
+func rawExchange(t testing.TB, e *testEnv, header http.Header, query string, vars map[string]any) (int, []byte, http.Header) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", e.URL, bytes.NewReader(body))
 	if header != nil {
@@ -115,7 +122,7 @@ func rawPost(t testing.TB, e *testEnv, header http.Header, query string, vars ma
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, resp.Header
 }
 
 // same runs query on both gateways and reports any difference in status,

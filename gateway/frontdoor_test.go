@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/auth/authtest"
+	"github.com/stacker/stacker/idempotency"
 	"github.com/stacker/stacker/plan"
 )
 
@@ -227,7 +228,7 @@ func TestCORS(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	if r := preflight("https://console.example.com", "content-type, apollo-require-preflight, "+plan.Header); r.StatusCode != 204 ||
+	if r := preflight("https://console.example.com", "content-type, apollo-require-preflight, "+plan.Header+", "+idempotency.Header); r.StatusCode != 204 ||
 		r.Header.Get("Access-Control-Allow-Origin") != "https://console.example.com" || !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") {
 		t.Errorf("allowed preflight: %d %v", r.StatusCode, r.Header)
 	}
@@ -241,8 +242,8 @@ func TestCORS(t *testing.T) {
 	if h.Get("Access-Control-Allow-Origin") != "https://console.example.com" || h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("headers of an allowed origin's request: %v", h)
 	}
-	if got := h.Get("Access-Control-Expose-Headers"); got != "X-Request-ID, WWW-Authenticate, Retry-After" {
-		t.Errorf("exposed headers %q: a page must read the request id, why its token was refused and when to retry", got)
+	if got := h.Get("Access-Control-Expose-Headers"); got != "X-Request-ID, WWW-Authenticate, Retry-After, "+idempotency.ReplayedHeader {
+		t.Errorf("exposed headers %q: a page must read the request id, why its token was refused, when to retry and that an answer is a replay", got)
 	}
 	_, _, h = post(t, e.URL, map[string]any{"query": "{ case(id: 1) { id } }"}, map[string]string{"Origin": "https://evil.example"})
 	if h.Get("Access-Control-Allow-Origin") != "" {

@@ -256,6 +256,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		checks = append(checks, health.Check{Name: "redis", Run: r.Ping})
 	}
 	g.ready = health.NewReadiness(log.With("component", "readiness"), readinessTimeout, checks...)
+	idem := newIdempotencyStore(cfg, apq)
 	if m != nil {
 		apq = metrics.CountCache(m, "apq", apq)
 	}
@@ -277,7 +278,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	}
 	g.listeners = append(g.listeners, ln)
 	g.servers = append(g.servers, &http.Server{
-		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, trusted, authn, m, tr, log), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders(), tr), cfg),
+		Handler:           withDeadlines(routes(newGraphQLHandler(res, cfg, apq, idem, trusted, authn, m, tr, log), graphqlhttp.CORS{Origins: cfg.FrontDoor.CORSOrigins}, authn, g.ready, log, g.playgroundHeaders(), tr), cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// A GET carries its operation in the request line, which the

@@ -22,6 +22,7 @@ import (
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/graph"
 	"github.com/stacker/stacker/graphqlhttp"
+	"github.com/stacker/stacker/idempotency"
 	"github.com/stacker/stacker/logging"
 	"github.com/stacker/stacker/metrics"
 	"github.com/stacker/stacker/resolvers"
@@ -31,13 +32,14 @@ import (
 // newGraphQLHandler builds the GraphQL endpoint with explicit parts (gqlgen's
 // NewDefaultServer is meant for examples): Stacker's GraphQL-over-HTTP
 // transport, a parsed-query cache, the request limits, persisted queries,
-// the error presenter and per-operation loaders. The extensions that read
+// idempotency keys on mutations, the error presenter and per-operation
+// loaders. The extensions that read
 // the document run in order: trusted documents resolve or refuse it, APQ
 // resolves a hash, then the limits look at the final text. m, when not nil,
 // records every operation and counts the parsed-query cache's hits; tr,
 // when not nil, makes every operation's span. log gets every operation's
 // access line.
-func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, tr *tracing.Tracer, log *slog.Logger) *handler.Server {
+func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.Cache[string], idem idempotency.Store, trusted *graphqlhttp.TrustedDocuments, authn *auth.Middleware, m *metrics.Metrics, tr *tracing.Tracer, log *slog.Logger) *handler.Server {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res})
 	srv := handler.New(es)
 	// GraphQL over HTTP first: it claims every request but WebSocket
@@ -91,6 +93,18 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		srv.AroundOperations(m.AroundOperations)
 		srv.AroundResponses(m.AroundResponses)
 	}
+	// Last of the extensions that may refuse an operation, so a key is
+	// claimed only by one that runs; before the loaders and execution,
+	// which a replay skips, and after the access line and metrics, which
+	// see replays too.
+	srv.Use(idempotency.New(idempotency.Options{
+		Store: idem, TTL: cfg.IdempotencyTTL,
+		// A request never runs longer than its operation timeout: a
+		// concurrent one waits that long; a crashed replica's claim frees
+		// itself after twice that.
+		Wait: cfg.OperationTimeout, Lease: 2 * cfg.OperationTimeout,
+		Transient: resolvers.Transient, Log: log.With("component", "idempotency"),
+	}))
 	srv.AroundOperations(res.AroundOperations)
 	// After the loaders and access are in place (a dry run reads them),
 	// outside the compiled path (whose answer it adds the plan to).
@@ -131,6 +145,15 @@ func newAPQCache(ctx context.Context, cfg config.Config, log *slog.Logger) (grap
 		log.Warn("redis does not answer yet; persisted queries degrade to misses until it does", "error", err)
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// newIdempotencyStore shares the APQ cache's Redis when there is one (all
+// replicas must see one key's record), memory otherwise.
+func newIdempotencyStore(cfg config.Config, apq graphql.Cache[string]) idempotency.Store {
+	if r, ok := apq.(*graphqlhttp.RedisAPQCache); ok {
+		return idempotency.NewRedis(r.Client())
+	}
+	return idempotency.NewMemory(cfg.IdempotencyMaxEntries, cfg.IdempotencyMaxBytes)
 }
 
 // newAuditTrail opens the audit trail's sink (STACKER_AUDIT; "stderr" is

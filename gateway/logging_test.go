@@ -19,6 +19,7 @@ import (
 	"github.com/stacker/stacker/audit"
 	"github.com/stacker/stacker/auth/authtest"
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/idempotency"
 	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/resolvers"
@@ -180,7 +181,7 @@ func plantedPanic(t *testing.T, e *testEnv, logs io.Writer, reporter resolvers.E
 	}
 	cfg, _ := config.Load(func(string) string { return "" })
 	cfg.Server.CompiledExecution = false
-	h := newGraphQLHandler(res, cfg, nil, nil, nil, nil, nil, log)
+	h := newGraphQLHandler(res, cfg, nil, idempotency.NewMemory(10, 1<<20), nil, nil, nil, nil, log)
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc.Object == "Patient" && fc.Field.Name == "email" {
 			panic("resolver bug")

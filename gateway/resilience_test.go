@@ -15,6 +15,7 @@ import (
 
 	"github.com/stacker/stacker/config"
 	"github.com/stacker/stacker/demo"
+	"github.com/stacker/stacker/idempotency"
 	"github.com/stacker/stacker/internal/testsync"
 	"github.com/stacker/stacker/loaders"
 	"github.com/stacker/stacker/resolvers"
@@ -195,7 +196,7 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	// The panic is planted in a gqlgen field middleware, which only
 	// gqlgen's executor runs.
 	cfg.Server.CompiledExecution = false
-	h := newGraphQLHandler(res, cfg, nil, nil, nil, nil, nil, NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs))
+	h := newGraphQLHandler(res, cfg, nil, idempotency.NewMemory(10, 1<<20), nil, nil, nil, nil, NewLogger(config.Config{Log: config.Log{Format: "text"}}, &logs))
 	h.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc.Path().String() == "cases.nodes[1].patient" {
 			panic("resolver bug")

@@ -7,6 +7,7 @@ import (
 	"github.com/stacker/stacker/auth"
 	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/health"
+	"github.com/stacker/stacker/idempotency"
 	"github.com/stacker/stacker/live"
 	"github.com/stacker/stacker/operations"
 	"github.com/stacker/stacker/playground"
@@ -22,7 +23,7 @@ import (
 // their connection. Every request gets a span when tr is not nil.
 func routes(gql http.Handler, cors graphqlhttp.CORS, authn *auth.Middleware, ready *health.Readiness, log *slog.Logger, playgroundHeaders string, tr *tracing.Tracer) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(gql)))))
+	mux.Handle("/graphql", cors.Wrap(noSniff(authn.Wrap(live.CloseNotices(idempotency.Requests(gql))))))
 	pg := playground.Handler(playground.Options{
 		Endpoint: "/graphql", SubscriptionEndpoint: "/graphql", DefaultQuery: operations.CaseBoard, Title: "Stacker",
 		Headers: playgroundHeaders,

@@ -215,6 +215,10 @@ func (c *RedisAPQCache) Ping(ctx context.Context) error { return c.client.Ping(c
 // Close closes the connections.
 func (c *RedisAPQCache) Close() error { return c.client.Close() }
 
+// Client is the cache's Redis client, for the gateway's other shared state
+// (idempotency records) to use the same connections.
+func (c *RedisAPQCache) Client() redis.UniversalClient { return c.client }
+
 // Get implements graphql.Cache.
 func (c *RedisAPQCache) Get(ctx context.Context, hash string) (string, bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)

@@ -19,18 +19,19 @@ type CORS struct {
 // allowedHeaders are the request headers a browser may send cross-origin;
 // x-stacker-plan is plan.Header, which a front end on another origin sends
 // to see why its screen is slow (docs/plan.md; gateway's TestCORS holds the
-// two names together).
+// two names together); idempotency-key makes a mutation safe to retry
+// (docs/idempotency.md).
 var allowedHeaders = []string{
 	"accept", "content-type", "apollo-require-preflight", "x-apollo-operation-name",
 	"apollographql-client-name", "apollographql-client-version", "authorization",
-	"x-request-id", "traceparent", "x-stacker-plan",
+	"x-request-id", "traceparent", "x-stacker-plan", "idempotency-key",
 }
 
 // exposedHeaders are the response headers a page may read cross-origin
 // beyond the safelisted ones: the request id to quote in a bug report, the
-// challenge saying why a token was refused, and when to try again after a
-// 429 or 503.
-var exposedHeaders = []string{"X-Request-ID", "WWW-Authenticate", "Retry-After"}
+// challenge saying why a token was refused, when to try again after a
+// 429 or 503, and that a mutation's answer is a replay.
+var exposedHeaders = []string{"X-Request-ID", "WWW-Authenticate", "Retry-After", "Idempotent-Replayed"}
 
 func (c CORS) allowed(origin string) bool {
 	return origin != "" && (slices.Contains(c.Origins, "*") || slices.Contains(c.Origins, origin))

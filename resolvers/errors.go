@@ -500,3 +500,18 @@ func comparePaths(a, b ast.Path) int {
 	}
 	return cmp.Compare(len(a), len(b))
 }
+
+// Transient reports a response a retry may answer differently because a
+// service surely did not act: it was unreachable, refused the call (rate
+// limit, bulkhead, breaker) or Stacker failed. An idempotency key does not
+// keep such a response, so the retry runs. A timeout is not transient: the
+// service may have acted, and running the write again could do it twice.
+func Transient(resp *graphql.Response) bool {
+	for _, e := range resp.Errors {
+		switch e.Extensions["code"] {
+		case CodeUpstreamUnavailable, CodeRateLimited, CodeUpstreamOverloaded, CodeInternal:
+			return true
+		}
+	}
+	return false
+}
