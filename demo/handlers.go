@@ -113,8 +113,8 @@ func (s *Services) resources() []*resource {
 		},
 		{
 			name: "doctors", singular: "doctor",
-			one:     oneReader(st.doctors, st.doctorsJSON),
-			many:    manyReader(st.doctors, st.doctorsJSON),
+			one:  oneReader(st.doctors, st.doctorsJSON),
+			many: manyReader(st.doctors, st.doctorsJSON),
 			selects: []*selector{
 				{params: []string{"specialty", "limit"}, serve: s.doctorsBySpecialty},
 				byKeys("clinic_ids", "doctors", st.appendDoctorsByClinics),
