@@ -153,7 +153,13 @@ func TestDoctorAppointmentsChunks(t *testing.T) {
 		t.Fatalf("seeded data changed: the first 100 cases have %d doctors, want over 100", doctors)
 	}
 	e.Demo.ResetCounts()
-	var got struct{ Cases struct{ Nodes []struct{ Appointments []struct{ Doctor struct{ ID string } } } } }
+	var got struct {
+		Cases struct {
+			Nodes []struct {
+				Appointments []struct{ Doctor struct{ ID string } }
+			}
+		}
+	}
 	e.mustDo(t, `{ cases(first: 100) { nodes { appointments { doctor { id appointments(limit: 1) { id } } } } } }`, nil, &got)
 	if len(got.Cases.Nodes) != 100 {
 		t.Fatalf("%d cases, want 100", len(got.Cases.Nodes))
