@@ -70,6 +70,18 @@ func (s *Services) resources() []*resource {
 			s.writeBuilt(w, http.StatusOK, sc.buf, err)
 		}}
 	}
+	// GET /appointments?doctor_ids=&starts_after=: a doctor's calendar, from
+	// a time on (RFC 3339; absent: every appointment).
+	apptsByDoctor := &selector{params: []string{"doctor_ids", "starts_after"}, serve: func(w http.ResponseWriter, q url.Values, sc *scratch) {
+		from, err := timeParam(q, "starts_after")
+		if err != nil {
+			s.writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		byKeys("doctor_ids", "appointments", func(dst []byte, keys, work []int64) ([]byte, []int64, error) {
+			return st.appendAppointmentsByDoctors(dst, keys, work, from)
+		}).serve(w, q, sc)
+	}}
 	caseList := &selector{params: []string{"status", "assignee_id", "page", "per_page"}, serve: s.listCases}
 	return []*resource{
 		{
@@ -101,9 +113,12 @@ func (s *Services) resources() []*resource {
 		},
 		{
 			name: "doctors", singular: "doctor",
-			one:     oneReader(st.doctors, st.doctorsJSON),
-			many:    manyReader(st.doctors, st.doctorsJSON),
-			selects: []*selector{{params: []string{"specialty", "limit"}, serve: s.doctorsBySpecialty}},
+			one:  oneReader(st.doctors, st.doctorsJSON),
+			many: manyReader(st.doctors, st.doctorsJSON),
+			selects: []*selector{
+				{params: []string{"specialty", "limit"}, serve: s.doctorsBySpecialty},
+				byKeys("clinic_ids", "doctors", st.appendDoctorsByClinics),
+			},
 		},
 		{
 			name: "clinics", singular: "clinic",
@@ -114,7 +129,7 @@ func (s *Services) resources() []*resource {
 			name: "appointments", singular: "appointment",
 			one:     st.appendAppointment,
 			many:    st.appendAppointments,
-			selects: []*selector{byKeys("case_ids", "appointments", st.appendAppointmentsByCases)},
+			selects: []*selector{byKeys("case_ids", "appointments", st.appendAppointmentsByCases), apptsByDoctor},
 			create:  s.createAppointment,
 		},
 		{
@@ -583,6 +598,19 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%s must be an integer between %d and %d", name, lo, hi)
 	}
 	return n, nil
+}
+
+// timeParam parses an optional RFC 3339 time parameter; absent, it is zero.
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v, ok, err := param(q, name)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s must be an RFC 3339 time", name)
+	}
+	return t, nil
 }
 
 // idList parses a comma-separated id list such as ids=1,2,3 into ids,

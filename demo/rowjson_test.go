@@ -136,6 +136,17 @@ func TestReadsMatchEncodingJSON(t *testing.T) {
 					wantBody(t, svcs, "documents", "/documents?case_ids="+join(keys),
 						encodeWant(t, envelope("documents", st.DocumentsByCases(keys))))
 				}
+				for _, keys := range chunks(NumClinics, rng) {
+					wantBody(t, svcs, "doctors", "/doctors?clinic_ids="+join(keys),
+						encodeWant(t, envelope("doctors", st.DoctorsByClinics(keys))))
+				}
+				from := SeedBase()
+				for _, keys := range chunks(NumDoctors, rng) {
+					wantBody(t, svcs, "appointments", "/appointments?doctor_ids="+join(keys),
+						encodeWant(t, envelope("appointments", st.AppointmentsByDoctors(keys, time.Time{}))))
+					wantBody(t, svcs, "appointments", "/appointments?doctor_ids="+join(keys)+"&starts_after="+from.Format(time.RFC3339),
+						encodeWant(t, envelope("appointments", st.AppointmentsByDoctors(keys, from))))
+				}
 			})
 
 			t.Run("cases list", func(t *testing.T) {

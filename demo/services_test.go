@@ -81,6 +81,15 @@ func TestIDListLimits(t *testing.T) {
 		{"trailing comma", "clinics", "/clinics?ids=1,", 400, ""},
 		{"repeated parameter", "cases", "/cases?ids=1&ids=2", 400, "ids given more than once"},
 		{"empty case_ids", "documents", "/documents?case_ids=", 400, "case_ids must not be empty"},
+		{"100 clinic_ids", "doctors", "/doctors?clinic_ids=" + list(100), 200, ""},
+		{"101 clinic_ids", "doctors", "/doctors?clinic_ids=" + list(101), 400, "too many ids"},
+		{"bad clinic_ids", "doctors", "/doctors?clinic_ids=1,x", 400, "clinic_ids: \"x\" is not an integer id"},
+		{"clinic_ids with specialty", "doctors", "/doctors?clinic_ids=1&specialty=cardiology", 400, "specialty cannot be combined with clinic_ids"},
+		{"101 doctor_ids", "appointments", "/appointments?doctor_ids=" + list(101), 400, "too many ids"},
+		{"bad doctor_ids", "appointments", "/appointments?doctor_ids=,", 400, ""},
+		{"starts_after alone", "appointments", "/appointments?starts_after=2026-01-01T00:00:00Z", 400, "doctor_ids must not be empty"},
+		{"bad starts_after", "appointments", "/appointments?doctor_ids=1&starts_after=tomorrow", 400, "starts_after must be an RFC 3339 time"},
+		{"doctor_ids with case_ids", "appointments", "/appointments?doctor_ids=1&case_ids=1", 400, "case_ids cannot be combined with doctor_ids"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,6 +92,7 @@ type Store struct {
 	// casesByPatient is immutable: a case never changes patient.
 	casesByPatient     [][]int64 // by patient id-1, ascending case ids
 	doctorsBySpecialty map[string][]int64
+	doctorsByClinic    [][]int64 // by clinic id-1, ascending doctor ids; immutable
 
 	patientsJSON  jsonCache
 	insurersJSON  jsonCache
@@ -112,6 +113,7 @@ type Store struct {
 	caseCounts   [][numStatuses]int
 	appointments []Appointment
 	apptsByCase  [][]int64 // by case id-1, ascending appointment ids
+	apptsByDoc   [][]int64 // by doctor id-1, ascending appointment ids
 	// The slices are guarded by mu; their entries are atomic so readers
 	// holding the read lock can fill them.
 	casesJSON        jsonCache
@@ -135,6 +137,14 @@ func (s *Store) buildIndexes() {
 	s.casesByPatient = make([][]int64, len(s.patients))
 	for _, c := range s.cases {
 		s.casesByPatient[c.PatientID-1] = append(s.casesByPatient[c.PatientID-1], c.ID)
+	}
+	s.doctorsByClinic = make([][]int64, len(s.clinics))
+	for _, d := range s.doctors {
+		s.doctorsByClinic[d.ClinicID-1] = append(s.doctorsByClinic[d.ClinicID-1], d.ID)
+	}
+	s.apptsByDoc = make([][]int64, len(s.doctors))
+	for _, a := range s.appointments {
+		s.apptsByDoc[a.DoctorID-1] = append(s.apptsByDoc[a.DoctorID-1], a.ID)
 	}
 	s.caseOrder = make([]int64, len(s.cases))
 	s.caseFilters = make([]caseFilter, len(s.cases))
@@ -328,6 +338,28 @@ func (s *Store) AppointmentsByCases(caseIDs []int64) []Appointment {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return gather(s.appointments, s.apptsByCase, caseIDs)
+}
+
+// DoctorsByClinics returns the doctors of the given clinics, ordered by id.
+func (s *Store) DoctorsByClinics(clinicIDs []int64) []Doctor {
+	return gather(s.doctors, s.doctorsByClinic, clinicIDs) // immutable: no lock
+}
+
+// AppointmentsByDoctors returns the appointments of the given doctors that
+// start at or after from (any time when from is zero), ordered by id.
+func (s *Store) AppointmentsByDoctors(doctorIDs []int64, from time.Time) []Appointment {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return pick(s.appointments, s.upcoming(gatherIDs(nil, s.apptsByDoc, doctorIDs), from))
+}
+
+// upcoming keeps the appointment ids of ids that start at or after from.
+// The caller holds mu.
+func (s *Store) upcoming(ids []int64, from time.Time) []int64 {
+	if from.IsZero() {
+		return ids
+	}
+	return slices.DeleteFunc(ids, func(id int64) bool { return s.appointments[id-1].StartsAt.Before(from) })
 }
 
 // DocumentsByCase returns the documents of one case, ordered by id.
@@ -676,6 +708,7 @@ func (s *Store) createAppointment(in AppointmentInput, now time.Time) (Appointme
 	// Each case's id list is its own array (built by append), so appending
 	// here cannot overwrite another case's list.
 	s.apptsByCase[a.CaseID-1] = append(s.apptsByCase[a.CaseID-1], a.ID)
+	s.apptsByDoc[a.DoctorID-1] = append(s.apptsByDoc[a.DoctorID-1], a.ID)
 	return a, enc, nil
 }
 
@@ -752,5 +785,19 @@ func (s *Store) appendAppointmentsByCases(dst []byte, caseIDs, work []int64) ([]
 	defer s.mu.RUnlock()
 	work = gatherIDs(work, s.apptsByCase, caseIDs)
 	dst, err := appendRows(dst, s.appointments, s.appointmentsJSON, work)
+	return dst, work, err
+}
+
+func (s *Store) appendAppointmentsByDoctors(dst []byte, doctorIDs, work []int64, from time.Time) ([]byte, []int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	work = s.upcoming(gatherIDs(work, s.apptsByDoc, doctorIDs), from)
+	dst, err := appendRows(dst, s.appointments, s.appointmentsJSON, work)
+	return dst, work, err
+}
+
+func (s *Store) appendDoctorsByClinics(dst []byte, clinicIDs, work []int64) ([]byte, []int64, error) {
+	work = gatherIDs(work, s.doctorsByClinic, clinicIDs) // immutable: no lock
+	dst, err := appendRows(dst, s.doctors, s.doctorsJSON, work)
 	return dst, work, err
 }

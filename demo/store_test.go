@@ -228,3 +228,38 @@ func TestListCasesFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignKeyIndexes checks the doctors-by-clinic and appointments-by-
+// doctor reads against a scan of every row, also after a booking.
+func TestForeignKeyIndexes(t *testing.T) {
+	s := NewStore()
+	from := SeedBase()
+	a, err := s.CreateAppointment(AppointmentInput{CaseID: ptr[int64](1), DoctorID: ptr[int64](7), StartsAt: from.Add(48 * time.Hour).Format(time.RFC3339)}, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []int64{7, 3, 999, 3}
+	var wantAppts []Appointment
+	for id := int64(1); ; id++ {
+		ap, ok := s.Appointment(id)
+		if !ok {
+			break
+		}
+		if (ap.DoctorID == 3 || ap.DoctorID == 7) && !ap.StartsAt.Before(from) {
+			wantAppts = append(wantAppts, ap)
+		}
+	}
+	got := s.AppointmentsByDoctors(keys, from)
+	if !reflect.DeepEqual(got, wantAppts) || !slices.Contains(got, a) {
+		t.Errorf("appointments by doctors 3, 7 from %v: %d rows, want %d (with the new one)", from, len(got), len(wantAppts))
+	}
+	var wantDoctors []Doctor
+	for id := int64(1); id <= NumDoctors; id++ {
+		if d, _ := s.Doctor(id); d.ClinicID == 2 || d.ClinicID == 5 {
+			wantDoctors = append(wantDoctors, d)
+		}
+	}
+	if got := s.DoctorsByClinics([]int64{5, 2, 0}); len(got) == 0 || !reflect.DeepEqual(got, wantDoctors) {
+		t.Errorf("doctors by clinics 2, 5: %v, want %v", got, wantDoctors)
+	}
+}

@@ -182,9 +182,18 @@ func frontEndOperations(t *testing.T, s *demo.Store) map[string]struct {
 } {
 	t.Helper()
 	c, _ := s.Case(42)
+	// A doctor with appointments ahead, whatever today is: one booked here.
+	doctor := int64(7)
+	a, err := s.CreateAppointment(demo.AppointmentInput{CaseID: &c.ID, DoctorID: &doctor,
+		StartsAt: time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	vars := map[string]map[string]any{
 		"CaseBoard":          {"first": 50},
 		"CaseDetail":         {"id": "42"},
+		"ClinicDoctors":      {"id": "3"},
+		"DoctorCalendar":     {"id": id(a.DoctorID), "limit": 5},
 		"DoctorsBySpecialty": {"specialty": c.Specialty},
 		"PatientSearch":      {"query": "an"},
 	}

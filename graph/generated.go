@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	AppointmentScheduledEvent() AppointmentScheduledEventResolver
 	Case() CaseResolver
 	CaseUpdatedEvent() CaseUpdatedEventResolver
+	Clinic() ClinicResolver
 	Doctor() DoctorResolver
 	Document() DocumentResolver
 	DocumentUploadedEvent() DocumentUploadedEventResolver
@@ -94,17 +95,19 @@ type ComplexityRoot struct {
 	}
 
 	Clinic struct {
-		City func(childComplexity int) int
-		ID   func(childComplexity int) int
-		Name func(childComplexity int) int
+		City    func(childComplexity int) int
+		Doctors func(childComplexity int) int
+		ID      func(childComplexity int) int
+		Name    func(childComplexity int) int
 	}
 
 	Doctor struct {
-		Clinic    func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Rating    func(childComplexity int) int
-		Specialty func(childComplexity int) int
+		Appointments func(childComplexity int, limit *int) int
+		Clinic       func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Rating       func(childComplexity int) int
+		Specialty    func(childComplexity int) int
 	}
 
 	Document struct {
@@ -216,8 +219,12 @@ type CaseResolver interface {
 type CaseUpdatedEventResolver interface {
 	Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error)
 }
+type ClinicResolver interface {
+	Doctors(ctx context.Context, obj *model.Clinic) ([]*model.Doctor, error)
+}
 type DoctorResolver interface {
 	Clinic(ctx context.Context, obj *model.Doctor) (*model.Clinic, error)
+	Appointments(ctx context.Context, obj *model.Doctor, limit *int) ([]*model.Appointment, error)
 }
 type DocumentResolver interface {
 	Case(ctx context.Context, obj *model.Document) (*model.Case, error)
@@ -455,6 +462,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Clinic.City(childComplexity), true
+	case "Clinic.doctors":
+		if e.ComplexityRoot.Clinic.Doctors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Clinic.Doctors(childComplexity), true
 	case "Clinic.id":
 		if e.ComplexityRoot.Clinic.ID == nil {
 			break
@@ -468,6 +481,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Clinic.Name(childComplexity), true
 
+	case "Doctor.appointments":
+		if e.ComplexityRoot.Doctor.Appointments == nil {
+			break
+		}
+
+		args, err := ec.field_Doctor_appointments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Doctor.Appointments(childComplexity, args["limit"].(*int)), true
 	case "Doctor.clinic":
 		if e.ComplexityRoot.Doctor.Clinic == nil {
 			break
@@ -1362,6 +1386,14 @@ type Doctor @requiresScopes(scopes: [["doctors:read"]]) {
   rating: Float!
   "The clinic the doctor works at."
   clinic: Clinic
+  """
+  The doctor's upcoming appointments, those starting now or later (any
+  status), soonest first.
+  """
+  appointments(
+    "How many appointments to return, from 1 to 50."
+    limit: Int = 10
+  ): [Appointment!]
 }
 
 "A clinic where doctors work."
@@ -1372,6 +1404,8 @@ type Clinic @requiresScopes(scopes: [["clinics:read"]]) {
   name: String!
   "The city the clinic is in."
   city: String!
+  "The doctors who work at the clinic, in id order."
+  doctors: [Doctor!]
 }
 
 "An appointment of a case's patient with a doctor."
@@ -1569,6 +1603,8 @@ func (ec *executionContext) childFields_Clinic(ctx context.Context, field graphq
 		return ec.fieldContext_Clinic_name(ctx, field)
 	case "city":
 		return ec.fieldContext_Clinic_city(ctx, field)
+	case "doctors":
+		return ec.fieldContext_Clinic_doctors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Clinic", field.Name)
 }
@@ -1585,6 +1621,8 @@ func (ec *executionContext) childFields_Doctor(ctx context.Context, field graphq
 		return ec.fieldContext_Doctor_rating(ctx, field)
 	case "clinic":
 		return ec.fieldContext_Doctor_clinic(ctx, field)
+	case "appointments":
+		return ec.fieldContext_Doctor_appointments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Doctor", field.Name)
 }
@@ -1820,6 +1858,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Doctor_appointments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_scheduleAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -2989,6 +3041,38 @@ func (ec *executionContext) fieldContext_Clinic_city(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Clinic", field, false, false, "String")
 }
 
+func (ec *executionContext) _Clinic_doctors(ctx context.Context, field graphql.CollectedField, obj *model.Clinic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Clinic_doctors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Clinic().Doctors(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Doctor) graphql.Marshaler {
+			return ec.marshalODoctor2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDoctorᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Clinic_doctors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Clinic",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Doctor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Doctor_id(ctx context.Context, field graphql.CollectedField, obj *model.Doctor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3109,6 +3193,50 @@ func (ec *executionContext) fieldContext_Doctor_clinic(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Clinic(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Doctor_appointments(ctx context.Context, field graphql.CollectedField, obj *model.Doctor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Doctor_appointments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Doctor().Appointments(ctx, obj, fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointmentᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Doctor_appointments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Doctor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Doctor_appointments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6329,18 +6457,24 @@ func (ec *executionContext) _Clinic(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._Clinic_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Clinic_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "city":
 			out.Values[i] = ec._Clinic_city(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "doctors":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Clinic_doctors(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6394,6 +6528,12 @@ func (ec *executionContext) _Doctor(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Doctor_clinic(ctx, field, obj)
+				})
+		case "appointments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Doctor_appointments(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8090,6 +8230,25 @@ func (ec *executionContext) marshalOClinic2ᚖgithubᚗcomᚋstackerᚋstacker�
 		return graphql.Null
 	}
 	return ec._Clinic(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODoctor2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDoctorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Doctor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDoctor2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDoctor(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalODoctor2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDoctor(ctx context.Context, sel ast.SelectionSet, v *model.Doctor) graphql.Marshaler {

@@ -1,24 +1,26 @@
 package loaders
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"slices"
+	"time"
 
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/upstream/appointments"
 )
 
-func appointmentsByCase(c *appointments.Client) fetchFunc[[]*model.Appointment] {
-	return func(ctx context.Context, caseIDs []int) (map[int][]*model.Appointment, error) {
-		rows, err := c.AppointmentsByCaseIDs(ctx, ids64(caseIDs))
-		if err != nil {
-			return nil, fmt.Errorf("loading appointments by case: %w", err)
-		}
-		list := make([]*model.Appointment, len(rows))
-		for i := range rows {
-			list[i] = Appointment(rows[i])
-		}
-		return group(len(caseIDs), list, func(a *model.Appointment) int { return a.CaseID }), nil
+// upcomingByDoctor reads the appointments of doctors that start at or after
+// now: all of them, whatever limit a field asks for, since the service
+// takes no limit per doctor (Doctor.appointments cuts each list). Each list
+// is sorted by start, then id, so the cut keeps the soonest.
+func upcomingByDoctor(c *appointments.Client, now time.Time) func(context.Context, []int64) ([]appointments.Appointment, error) {
+	return func(ctx context.Context, ids []int64) ([]appointments.Appointment, error) {
+		rows, err := c.UpcomingByDoctorIDs(ctx, ids, now)
+		slices.SortFunc(rows, func(a, b appointments.Appointment) int {
+			return cmp.Or(a.StartsAt.Compare(b.StartsAt), cmp.Compare(a.ID, b.ID))
+		})
+		return rows, err
 	}
 }
 

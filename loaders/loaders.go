@@ -8,8 +8,8 @@
 //
 // A new entity needs a field in Loaders and one line in New: byID for an
 // entity by id (the client's batch lookup, a conversion from the service's
-// row, the id), or newLoader with a fetch that groups rows by foreign key
-// (see casesByPatient) for a one-to-many relation. Which schema field reads
+// row, the id), or byParent for a one-to-many relation (the client's read by
+// parent ids, the conversion, the foreign key). Which schema field reads
 // which loader is declared once, in package resolvers (relations.go), not
 // here.
 package loaders
@@ -102,6 +102,9 @@ type Options struct {
 	// values then reach those waiting subscribers first, rather than the
 	// level below being sent first (see Loader.Prefetch).
 	Shared bool
+	// Now is the clock that says which appointments are upcoming, read once
+	// per Loaders set so one operation sees one "now"; nil is time.Now.
+	Now func() time.Time
 	// Tracer makes a span of every level the planner fetches (see
 	// Loader.Prefetch); nil makes none.
 	Tracer *tracing.Tracer
@@ -124,12 +127,20 @@ type Loaders struct {
 	CasesByPatient     *Loader[[]*model.Case]
 	AppointmentsByCase *Loader[[]*model.Appointment]
 	DocumentsByCase    *Loader[[]*model.Document]
+	DoctorsByClinic    *Loader[[]*model.Doctor]
+	// UpcomingByDoctor lists a doctor's appointments from the operation's
+	// start on, soonest first.
+	UpcomingByDoctor *Loader[[]*model.Appointment]
 }
 
 // New builds a fresh set of loaders for one operation.
 func New(c Clients, o Options) *Loaders {
 	if o.Wait <= 0 {
 		o.Wait = DefaultWait
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
 	}
 	return &Loaders{
 		Patients: byID("patients", "patient", o, c.Patients.PatientsByIDs, Patient, func(p *model.Patient) int { return p.ID }),
@@ -139,9 +150,11 @@ func New(c Clients, o Options) *Loaders {
 		Doctors:  byID("doctors", "doctor", o, c.Doctors.DoctorsByIDs, Doctor, func(d *model.Doctor) int { return d.ID }),
 		Clinics:  byID("clinics", "clinic", o, c.Clinics.ClinicsByIDs, clinic, func(c *model.Clinic) int { return c.ID }),
 
-		CasesByPatient:     newLoader("cases", o, casesByPatient(c.Cases), none[*model.Case]),
-		AppointmentsByCase: newLoader("appointments", o, appointmentsByCase(c.Appointments), none[*model.Appointment]),
-		DocumentsByCase:    newLoader("documents", o, documentsByCase(c.Documents), none[*model.Document]),
+		CasesByPatient:     byParent("cases", "patient", o, c.Cases.CasesByPatientIDs, Case, func(c *model.Case) int { return c.PatientID }),
+		AppointmentsByCase: byParent("appointments", "case", o, c.Appointments.AppointmentsByCaseIDs, Appointment, func(a *model.Appointment) int { return a.CaseID }),
+		DocumentsByCase:    byParent("documents", "case", o, c.Documents.DocumentsByCaseIDs, document, func(d *model.Document) int { return d.CaseID }),
+		DoctorsByClinic:    byParent("doctors", "clinic", o, c.Doctors.DoctorsByClinicIDs, Doctor, func(d *model.Doctor) int { return d.ClinicID }),
+		UpcomingByDoctor:   byParent("appointments", "doctor", o, upcomingByDoctor(c.Appointments, now()), Appointment, func(a *model.Appointment) int { return a.DoctorID }),
 	}
 }
 

@@ -200,7 +200,7 @@ func prefetchPolicyNeeds[T any](p *planner, ctx context.Context, o *object[T], v
 				done[d] = true
 				for _, r := range o.rels {
 					if r.declared() == d {
-						r.prefetch(p, ctx, vs, nil)
+						r.prefetch(p, ctx, vs, nil, nil)
 					}
 				}
 			}

@@ -124,8 +124,8 @@ func prefetch[V any](ctx context.Context, l *loaders.Loader[V], keys []int, belo
 }
 
 // prefetchLists is prefetch for one-to-many relations: below gets the
-// flattened lists.
-func prefetchLists[V any](ctx context.Context, l *loaders.Loader[[]V], keys []int, below func([]V)) {
+// flattened lists, at most most values of each (0: all of them).
+func prefetchLists[V any](ctx context.Context, l *loaders.Loader[[]V], keys []int, most int, below func([]V)) {
 	if below == nil {
 		prefetch(ctx, l, keys, nil)
 		return
@@ -133,6 +133,9 @@ func prefetchLists[V any](ctx context.Context, l *loaders.Loader[[]V], keys []in
 	prefetch(ctx, l, keys, func(lists [][]V) {
 		var flat []V
 		for _, list := range lists {
+			if most > 0 {
+				list = list[:min(most, len(list))]
+			}
 			flat = append(flat, list...)
 		}
 		below(flat)

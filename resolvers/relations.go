@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/stacker/stacker/graph/model"
@@ -39,7 +40,8 @@ import (
 //     gqlgen adds a resolver stub to schema.resolvers.go, since the model
 //     has no such field (the model keeps the key, such as Case.PatientID).
 //  2. Declare it in newRelations: one (a key the parent holds), many (a
-//     list by the parent's id, with its typical size), pick (one item of
+//     list by the parent's id, with its typical size), firstOf (such a list
+//     cut to an argument, such as limit), pick (one item of
 //     such a list), byIDArg (a Query field by id) or root (a root field
 //     with its own resolver, only its cost); a new type needs its object
 //     in relations, with its loader by id if it has one.
@@ -91,8 +93,9 @@ func (o *object[T]) service(l *loaders.Loaders) string { return o.byID(l).Servic
 type edge[T any] interface {
 	declared() *decl
 	// prefetch claims the relation for all of from at once, and below
-	// them what sel selects.
-	prefetch(p *planner, ctx context.Context, from []T, sel ast.SelectionSet)
+	// them what sel selects; args are the field's arguments, defaults
+	// applied (nil when the policies prefetch it for their checks).
+	prefetch(p *planner, ctx context.Context, from []T, args map[string]any, sel ast.SelectionSet)
 	// value is the relation's value for from, as its resolver returns it,
 	// for the compiled path (compiled.go), which holds values untyped.
 	value(ctx context.Context, l *loaders.Loaders, from T) (any, error)
@@ -145,7 +148,7 @@ func (r *toOne[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (an
 	return r.load(ctx, l, from)
 }
 
-func (r *toOne[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+func (r *toOne[P, V]) prefetch(p *planner, ctx context.Context, from []P, _ map[string]any, sel ast.SelectionSet) {
 	ctx = plan.Below(ctx, r.name)
 	ids := make([]int, 0, len(from))
 	for _, v := range from {
@@ -174,9 +177,65 @@ func (r *toMany[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (a
 	return r.load(ctx, l, from)
 }
 
-func (r *toMany[P, V]) prefetch(p *planner, ctx context.Context, from []P, sel ast.SelectionSet) {
+func (r *toMany[P, V]) prefetch(p *planner, ctx context.Context, from []P, _ map[string]any, sel ast.SelectionSet) {
 	ctx = plan.Below(ctx, r.name)
-	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), below(p, ctx, r.to, sel))
+	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), 0, below(p, ctx, r.to, sel))
+}
+
+// firstN is a one-to-many relation cut to the first n of each parent's
+// list, n the field's argument arg (Doctor.appointments(limit:)). The
+// service takes no limit per parent, so the loader holds each parent's whole
+// list, already in the field's order, and the cut is made here: when the
+// field resolves, and when the planner prefetches below it, so the level
+// below is fetched only for the values returned.
+type firstN[P, V any] struct {
+	toMany[P, V]
+	arg      string
+	def, max int // the argument's default (as in the schema) and bound
+}
+
+// n is the number of values the argument asks for, checked.
+func (r *firstN[P, V]) n(limit *int) (int, error) {
+	n := r.def
+	if limit != nil {
+		n = *limit
+	}
+	if n < 1 || n > r.max {
+		return 0, badInput("%s must be between 1 and %d, got %d", r.arg, r.max, n)
+	}
+	return n, nil
+}
+
+func (r *firstN[P, V]) load(ctx context.Context, l *loaders.Loaders, from P, limit *int) ([]V, error) {
+	n, err := r.n(limit)
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.toMany.load(ctx, l, from)
+	return list[:min(n, len(list))], err
+}
+
+// value is the relation with the argument's default: the compiled path
+// follows only fields written without arguments.
+func (r *firstN[P, V]) value(ctx context.Context, l *loaders.Loaders, from P) (any, error) {
+	return r.load(ctx, l, from, nil)
+}
+
+func (r *firstN[P, V]) prefetch(p *planner, ctx context.Context, from []P, args map[string]any, sel ast.SelectionSet) {
+	var limit *int
+	if v, ok := args[r.arg]; ok && v != nil {
+		i, err := graphql.UnmarshalInt(v)
+		if err != nil {
+			return // the resolver reports it
+		}
+		limit = &i
+	}
+	n, err := r.n(limit)
+	if err != nil {
+		return
+	}
+	ctx = plan.Below(ctx, r.name)
+	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), n, below(p, ctx, r.to, sel))
 }
 
 // oneOf is one value picked by id from a one-to-many list: an event names a
@@ -243,6 +302,8 @@ type relations struct {
 	casePatient                          *toOne[*model.Case, *model.Patient]
 	caseAssignee                         *toOne[*model.Case, *model.StaffMember]
 	caseAppointments                     *toMany[*model.Case, *model.Appointment]
+	clinicDoctors                        *toMany[*model.Clinic, *model.Doctor]
+	doctorAppointments                   *firstN[*model.Doctor, *model.Appointment]
 	caseDocuments                        *toMany[*model.Case, *model.Document]
 	patientInsurer                       *toOne[*model.Patient, *model.Insurer]
 	patientCases                         *toMany[*model.Patient, *model.Case]
@@ -319,6 +380,12 @@ func newRelations() *relations {
 	rs.appointmentDoctor = one(rs, rs.Appointment, "doctor", 1, rs.Doctor, func(a *model.Appointment) (int, bool) { return a.DoctorID, true })
 	rs.appointmentCase = one(rs, rs.Appointment, "case", 1, rs.Case, func(a *model.Appointment) (int, bool) { return a.CaseID, true })
 	rs.doctorClinic = one(rs, rs.Doctor, "clinic", 1, rs.Clinic, func(d *model.Doctor) (int, bool) { return d.ClinicID, true })
+	rs.clinicDoctors = many(rs, rs.Clinic, "doctors", 1, 10, rs.Doctor,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Doctor] { return l.DoctorsByClinic },
+		func(c *model.Clinic) int { return c.ID })
+	rs.doctorAppointments = firstOf(rs, rs.Doctor, "appointments", "limit", 10, 50, rs.Appointment,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Appointment] { return l.UpcomingByDoctor },
+		func(d *model.Doctor) int { return d.ID })
 	rs.documentCase = one(rs, rs.Document, "case", 1, rs.Case, func(d *model.Document) (int, bool) { return d.CaseID, true })
 
 	rs.caseUpdatedEventCase = one(rs, rs.CaseUpdatedEvent, "case", 0, rs.Case, func(e *model.CaseUpdatedEvent) (int, bool) { return e.CaseID, true })
@@ -384,6 +451,19 @@ func many[P, V any](rs *relations, from *object[P], field string, calls, size in
 	return r
 }
 
+// firstOf declares a one-to-many relation cut to its argument arg (default
+// def, at most max): what many declares, sized by the argument.
+func firstOf[P, V any](rs *relations, from *object[P], field, arg string, def, max int, to *object[V],
+	loader func(*loaders.Loaders) *loaders.Loader[[]V], key func(P) int,
+) *firstN[P, V] {
+	m := many(rs, from, field, 1, def, to, loader, key)
+	m.size.SlicingArgument = arg
+	r := &firstN[P, V]{toMany: *m, arg: arg, def: def, max: max}
+	from.rels[len(from.rels)-1] = r
+	rs.all[len(rs.all)-1] = &r.decl
+	return r
+}
+
 // pick declares a value picked by id from the list of the relation in,
 // which is keyed by key.
 func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[Q, V], key, id func(P) int, idOf func(V) int) *oneOf[P, V] {
@@ -425,7 +505,7 @@ func walk[T any](p *planner, ctx context.Context, o *object[T], vs []T, sel ast.
 		names = append(names, f.Name)
 		for _, r := range o.rels {
 			if r.declared().name == f.Name {
-				r.prefetch(p, ctx, permitted(p, ctx, o, vs, f.Name), f.Selections)
+				r.prefetch(p, ctx, permitted(p, ctx, o, vs, f.Name), f.ArgumentMap(p.oc.Variables), f.Selections)
 				done[r.declared()] = true
 				break
 			}

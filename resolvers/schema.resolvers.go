@@ -45,8 +45,16 @@ func (r *caseUpdatedEventResolver) Case(ctx context.Context, obj *model.CaseUpda
 	return r.rels.caseUpdatedEventCase.load(ctx, r.loaders(ctx), obj)
 }
 
+func (r *clinicResolver) Doctors(ctx context.Context, obj *model.Clinic) ([]*model.Doctor, error) {
+	return r.rels.clinicDoctors.load(ctx, r.loaders(ctx), obj)
+}
+
 func (r *doctorResolver) Clinic(ctx context.Context, obj *model.Doctor) (*model.Clinic, error) {
 	return r.rels.doctorClinic.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *doctorResolver) Appointments(ctx context.Context, obj *model.Doctor, limit *int) ([]*model.Appointment, error) {
+	return r.rels.doctorAppointments.load(ctx, r.loaders(ctx), obj, limit)
 }
 
 func (r *documentResolver) Case(ctx context.Context, obj *model.Document) (*model.Case, error) {
@@ -157,6 +165,8 @@ func (r *Resolver) CaseUpdatedEvent() graph.CaseUpdatedEventResolver {
 	return &caseUpdatedEventResolver{r}
 }
 
+func (r *Resolver) Clinic() graph.ClinicResolver { return &clinicResolver{r} }
+
 func (r *Resolver) Doctor() graph.DoctorResolver { return &doctorResolver{r} }
 
 func (r *Resolver) Document() graph.DocumentResolver { return &documentResolver{r} }
@@ -178,6 +188,7 @@ type (
 	appointmentScheduledEventResolver struct{ *Resolver }
 	caseResolver                      struct{ *Resolver }
 	caseUpdatedEventResolver          struct{ *Resolver }
+	clinicResolver                    struct{ *Resolver }
 	doctorResolver                    struct{ *Resolver }
 	documentResolver                  struct{ *Resolver }
 	documentUploadedEventResolver     struct{ *Resolver }

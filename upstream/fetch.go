@@ -79,6 +79,13 @@ func JoinValues(vals []string) string {
 // without a call, and more than MaxIDs distinct ids is an ErrBadRequest
 // without a call.
 func GetByIDs[T any](ctx context.Context, s *Service, path, param string, ids []int64, key string) ([]T, error) {
+	return GetByIDsWhere[T](ctx, s, path, param, ids, nil, key)
+}
+
+// GetByIDsWhere is GetByIDs with more query parameters, such as a filter
+// that applies to every id's rows (GET /appointments?doctor_ids=1,2&
+// starts_after=...).
+func GetByIDsWhere[T any](ctx context.Context, s *Service, path, param string, ids []int64, where url.Values, key string) ([]T, error) {
 	ids = Unique(ids)
 	if len(ids) == 0 {
 		return nil, nil
@@ -95,7 +102,11 @@ func GetByIDs[T any](ctx context.Context, s *Service, path, param string, ids []
 	// was a fifth of a case board's garbage.
 	items := make([]T, 0, len(ids))
 	r := request{path: path, idParam: param, ids: len(ids)}
-	if err := s.get(ctx, r, param+"="+JoinIDs(ids), &keyed{key: key, dst: &items}); err != nil {
+	query := param + "=" + JoinIDs(ids)
+	if len(where) > 0 {
+		query += "&" + where.Encode()
+	}
+	if err := s.get(ctx, r, query, &keyed{key: key, dst: &items}); err != nil {
 		return nil, err
 	}
 	return items, nil

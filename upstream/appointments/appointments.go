@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/stacker/stacker/upstream"
@@ -60,6 +61,18 @@ func (c *Client) AppointmentsByCaseIDs(ctx context.Context, caseIDs []int64) ([]
 	as, err := upstream.GetByIDs[Appointment](ctx, c.svc, "/appointments", "case_ids", caseIDs, "appointments")
 	if err != nil {
 		return nil, fmt.Errorf("appointments: by case ids: %w", err)
+	}
+	return as, nil
+}
+
+// UpcomingByDoctorIDs returns the appointments of the given doctors that
+// start at or after from, in any order. At most upstream.MaxIDs doctor ids;
+// none makes no call.
+func (c *Client) UpcomingByDoctorIDs(ctx context.Context, doctorIDs []int64, from time.Time) ([]Appointment, error) {
+	where := url.Values{"starts_after": {from.UTC().Format(time.RFC3339)}}
+	as, err := upstream.GetByIDsWhere[Appointment](ctx, c.svc, "/appointments", "doctor_ids", doctorIDs, where, "appointments")
+	if err != nil {
+		return nil, fmt.Errorf("appointments: upcoming by doctor ids: %w", err)
 	}
 	return as, nil
 }

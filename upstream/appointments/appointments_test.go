@@ -44,6 +44,21 @@ func TestClient(t *testing.T) {
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "appointments: by case ids: ",
 		},
 		{
+			Name: "UpcomingByDoctorIDs",
+			Body: `{"appointments":[` + appt + `]}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.UpcomingByDoctorIDs(ctx, []int64{4, 5}, startsAt)
+			},
+			Method: "GET", Path: "/appointments",
+			Query: url.Values{"doctor_ids": {"4,5"}, "starts_after": {"2024-07-01T09:15:00Z"}},
+			Want:  []appointments.Appointment{apptWant},
+		},
+		{
+			Name:   "UpcomingByDoctorIDs without ids makes no call",
+			Call:   func(ctx context.Context, c C) (any, error) { return c.UpcomingByDoctorIDs(ctx, nil, startsAt) },
+			NoCall: true, Want: []appointments.Appointment(nil),
+		},
+		{
 			Name:   "Create",
 			Status: 201, Body: `{"appointment":` + appt + `}`,
 			Call:   func(ctx context.Context, c C) (any, error) { return c.Create(ctx, create) },

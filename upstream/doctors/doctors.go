@@ -50,6 +50,16 @@ func (c *Client) DoctorsByIDs(ctx context.Context, ids []int64) ([]Doctor, error
 	return ds, nil
 }
 
+// DoctorsByClinicIDs returns the doctors of the given clinics, in any
+// order. At most upstream.MaxIDs clinic ids; none makes no call.
+func (c *Client) DoctorsByClinicIDs(ctx context.Context, clinicIDs []int64) ([]Doctor, error) {
+	ds, err := upstream.GetByIDs[Doctor](ctx, c.svc, "/doctors", "clinic_ids", clinicIDs, "doctors")
+	if err != nil {
+		return nil, fmt.Errorf("doctors: by clinic ids: %w", err)
+	}
+	return ds, nil
+}
+
 // BySpecialty returns up to limit doctors of a specialty (the service allows
 // at most 50; 0 leaves the limit to the service).
 func (c *Client) BySpecialty(ctx context.Context, specialty string, limit int) ([]Doctor, error) {

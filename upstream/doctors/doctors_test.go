@@ -37,6 +37,13 @@ func TestClient(t *testing.T) {
 			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "doctors: by ids: ",
 		},
 		{
+			Name:   "DoctorsByClinicIDs",
+			Body:   `{"doctors":[` + house + `]}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.DoctorsByClinicIDs(ctx, []int64{2, 2}) },
+			Method: "GET", Path: "/doctors", Query: url.Values{"clinic_ids": {"2"}},
+			Want: []doctors.Doctor{houseWant},
+		},
+		{
 			Name:   "BySpecialty",
 			Body:   `{"doctors":[` + house + `]}`,
 			Call:   func(ctx context.Context, c C) (any, error) { return c.BySpecialty(ctx, "diagnostics", 5) },
