@@ -86,9 +86,12 @@ func (s *Services) resources() []*resource {
 	return []*resource{
 		{
 			name: "patients", singular: "patient",
-			one:     oneReader(st.patients, st.patientsJSON),
-			many:    manyReader(st.patients, st.patientsJSON),
-			selects: []*selector{{params: []string{"q", "limit"}, serve: s.searchPatients}},
+			one:  oneReader(st.patients, st.patientsJSON),
+			many: manyReader(st.patients, st.patientsJSON),
+			selects: []*selector{
+				{params: []string{"q", "limit"}, serve: s.searchPatients},
+				byKeys("insurer_ids", "patients", st.appendPatientsByInsurers),
+			},
 		},
 		{
 			name: "insurers", singular: "insurer",
@@ -101,6 +104,7 @@ func (s *Services) resources() []*resource {
 			many: st.appendCases,
 			selects: []*selector{
 				byKeys("patient_ids", "cases", st.appendCasesByPatients),
+				byKeys("assignee_ids", "cases", st.appendCasesByAssignees),
 				caseList,
 			},
 			fallback: caseList,

@@ -136,6 +136,14 @@ func TestReadsMatchEncodingJSON(t *testing.T) {
 					wantBody(t, svcs, "documents", "/documents?case_ids="+join(keys),
 						encodeWant(t, envelope("documents", st.DocumentsByCases(keys))))
 				}
+				for _, keys := range chunks(NumStaff, rng) {
+					wantBody(t, svcs, "cases", "/cases?assignee_ids="+join(keys),
+						encodeWant(t, envelope("cases", st.CasesByAssignees(keys))))
+				}
+				for _, keys := range chunks(NumInsurers, rng) {
+					wantBody(t, svcs, "patients", "/patients?insurer_ids="+join(keys),
+						encodeWant(t, envelope("patients", st.PatientsByInsurers(keys))))
+				}
 				for _, keys := range chunks(NumClinics, rng) {
 					wantBody(t, svcs, "doctors", "/doctors?clinic_ids="+join(keys),
 						encodeWant(t, envelope("doctors", st.DoctorsByClinics(keys))))

@@ -93,6 +93,7 @@ type Store struct {
 	casesByPatient     [][]int64 // by patient id-1, ascending case ids
 	doctorsBySpecialty map[string][]int64
 	doctorsByClinic    [][]int64 // by clinic id-1, ascending doctor ids; immutable
+	patientsByInsurer  [][]int64 // by insurer id-1, ascending patient ids; immutable
 
 	patientsJSON  jsonCache
 	insurersJSON  jsonCache
@@ -137,6 +138,10 @@ func (s *Store) buildIndexes() {
 	s.casesByPatient = make([][]int64, len(s.patients))
 	for _, c := range s.cases {
 		s.casesByPatient[c.PatientID-1] = append(s.casesByPatient[c.PatientID-1], c.ID)
+	}
+	s.patientsByInsurer = make([][]int64, len(s.insurers))
+	for _, p := range s.patients {
+		s.patientsByInsurer[p.InsurerID-1] = append(s.patientsByInsurer[p.InsurerID-1], p.ID)
 	}
 	s.doctorsByClinic = make([][]int64, len(s.clinics))
 	for _, d := range s.doctors {
@@ -338,6 +343,35 @@ func (s *Store) AppointmentsByCases(caseIDs []int64) []Appointment {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return gather(s.appointments, s.apptsByCase, caseIDs)
+}
+
+// PatientsByInsurers returns the patients of the given insurers, ordered by
+// id.
+func (s *Store) PatientsByInsurers(insurerIDs []int64) []Patient {
+	return gather(s.patients, s.patientsByInsurer, insurerIDs) // immutable: no lock
+}
+
+// CasesByAssignees returns the cases assigned to the given staff members,
+// ordered by id.
+func (s *Store) CasesByAssignees(staffIDs []int64) []Case {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return pick(s.cases, s.assignedTo(nil, staffIDs))
+}
+
+// assignedTo appends to work the ids of the cases assigned to one of
+// staffIDs, ascending. A case's assignee changes (PATCH), so rather than
+// keep a second index in step with caseFilters it scans that one: 5,000
+// comparisons, as a Rails service would run WHERE assignee_id IN (...) on an
+// index. The caller holds mu.
+func (s *Store) assignedTo(work, staffIDs []int64) []int64 {
+	work = work[:0]
+	for i, f := range s.caseFilters {
+		if f.assignee != 0 && slices.Contains(staffIDs, f.assignee) {
+			work = append(work, int64(i+1))
+		}
+	}
+	return work
 }
 
 // DoctorsByClinics returns the doctors of the given clinics, ordered by id.
@@ -793,6 +827,20 @@ func (s *Store) appendAppointmentsByDoctors(dst []byte, doctorIDs, work []int64,
 	defer s.mu.RUnlock()
 	work = s.upcoming(gatherIDs(work, s.apptsByDoc, doctorIDs), from)
 	dst, err := appendRows(dst, s.appointments, s.appointmentsJSON, work)
+	return dst, work, err
+}
+
+func (s *Store) appendCasesByAssignees(dst []byte, staffIDs, work []int64) ([]byte, []int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	work = s.assignedTo(work, staffIDs)
+	dst, err := appendRows(dst, s.cases, s.casesJSON, work)
+	return dst, work, err
+}
+
+func (s *Store) appendPatientsByInsurers(dst []byte, insurerIDs, work []int64) ([]byte, []int64, error) {
+	work = gatherIDs(work, s.patientsByInsurer, insurerIDs) // immutable: no lock
+	dst, err := appendRows(dst, s.patients, s.patientsJSON, work)
 	return dst, work, err
 }
 

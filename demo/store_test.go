@@ -263,3 +263,31 @@ func TestForeignKeyIndexes(t *testing.T) {
 		t.Errorf("doctors by clinics 2, 5: %v, want %v", got, wantDoctors)
 	}
 }
+
+func TestCasesByAssigneesAndPatientsByInsurers(t *testing.T) {
+	s := NewStore()
+	// Reassigning a case moves it to its new assignee's list at once.
+	c, err := s.UpdateCase(1, CasePatch{SetAssignee: true, AssigneeID: ptr[int64](4)}, SeedBase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantCases []Case
+	for id := int64(1); id <= NumCases; id++ {
+		if k, _ := s.Case(id); k.AssigneeID != nil && (*k.AssigneeID == 4 || *k.AssigneeID == 9) {
+			wantCases = append(wantCases, k)
+		}
+	}
+	got := s.CasesByAssignees([]int64{9, 4, 0, 999})
+	if len(got) == 0 || !reflect.DeepEqual(got, wantCases) || !slices.Contains(got, c) {
+		t.Errorf("cases by assignees 4, 9: %d rows, want %d (with case 1)", len(got), len(wantCases))
+	}
+	var wantPatients []Patient
+	for id := int64(1); id <= NumPatients; id++ {
+		if p, _ := s.Patient(id); p.InsurerID == 3 || p.InsurerID == 11 {
+			wantPatients = append(wantPatients, p)
+		}
+	}
+	if got := s.PatientsByInsurers([]int64{11, 3, 3}); len(got) == 0 || !reflect.DeepEqual(got, wantPatients) {
+		t.Errorf("patients by insurers 3, 11: %d rows, want %d", len(got), len(wantPatients))
+	}
+}

@@ -193,6 +193,8 @@ func frontEndOperations(t *testing.T, s *demo.Store) map[string]struct {
 		"CaseBoard":          {"first": 50},
 		"CaseDetail":         {"id": "42"},
 		"ClinicDoctors":      {"id": "3"},
+		"ColleagueCases":     {"id": "2", "status": []string{"NEW", "IN_REVIEW"}, "first": 5},
+		"InsurerPatients":    {"id": "3", "first": 5},
 		"DoctorCalendar":     {"id": id(a.DoctorID), "limit": 5},
 		"DoctorsBySpecialty": {"specialty": c.Specialty},
 		"PatientSearch":      {"query": "an"},

@@ -37,9 +37,11 @@ type ResolverRoot interface {
 	Doctor() DoctorResolver
 	Document() DocumentResolver
 	DocumentUploadedEvent() DocumentUploadedEventResolver
+	Insurer() InsurerResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
 	Query() QueryResolver
+	StaffMember() StaffMemberResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -127,9 +129,10 @@ type ComplexityRoot struct {
 	}
 
 	Insurer struct {
-		ID   func(childComplexity int) int
-		Kind func(childComplexity int) int
-		Name func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Patients func(childComplexity int, first *int, after *string) int
 	}
 
 	Mutation struct {
@@ -158,6 +161,18 @@ type ComplexityRoot struct {
 		Phone       func(childComplexity int) int
 	}
 
+	PatientConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PatientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Query struct {
 		Case               func(childComplexity int, id int) int
 		Cases              func(childComplexity int, status []model.CaseStatus, assigneeID *int, first *int, after *string) int
@@ -176,6 +191,7 @@ type ComplexityRoot struct {
 	}
 
 	StaffMember struct {
+		Cases func(childComplexity int, status []model.CaseStatus, first *int, after *string) int
 		Email func(childComplexity int) int
 		ID    func(childComplexity int) int
 		Name  func(childComplexity int) int
@@ -233,6 +249,9 @@ type DocumentUploadedEventResolver interface {
 	Document(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Document, error)
 	Case(ctx context.Context, obj *model.DocumentUploadedEvent) (*model.Case, error)
 }
+type InsurerResolver interface {
+	Patients(ctx context.Context, obj *model.Insurer, first *int, after *string) (*model.PatientConnection, error)
+}
 type MutationResolver interface {
 	UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error)
 	ScheduleAppointment(ctx context.Context, input model.ScheduleAppointmentInput) (*model.ScheduleAppointmentPayload, error)
@@ -251,6 +270,9 @@ type QueryResolver interface {
 	DoctorsBySpecialty(ctx context.Context, specialty string, first *int) ([]*model.Doctor, error)
 	Clinic(ctx context.Context, id int) (*model.Clinic, error)
 	Insurer(ctx context.Context, id int) (*model.Insurer, error)
+}
+type StaffMemberResolver interface {
+	Cases(ctx context.Context, obj *model.StaffMember, status []model.CaseStatus, first *int, after *string) (*model.CaseConnection, error)
 }
 type SubscriptionResolver interface {
 	CaseUpdated(ctx context.Context, id *int) (<-chan *model.CaseUpdatedEvent, error)
@@ -603,6 +625,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Insurer.Name(childComplexity), true
+	case "Insurer.patients":
+		if e.ComplexityRoot.Insurer.Patients == nil {
+			break
+		}
+
+		args, err := ec.field_Insurer_patients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Insurer.Patients(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "Mutation.scheduleAppointment":
 		if e.ComplexityRoot.Mutation.ScheduleAppointment == nil {
@@ -719,6 +752,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Patient.Phone(childComplexity), true
 
+	case "PatientConnection.edges":
+		if e.ComplexityRoot.PatientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientConnection.Edges(childComplexity), true
+	case "PatientConnection.nodes":
+		if e.ComplexityRoot.PatientConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientConnection.Nodes(childComplexity), true
+	case "PatientConnection.pageInfo":
+		if e.ComplexityRoot.PatientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientConnection.PageInfo(childComplexity), true
+	case "PatientConnection.totalCount":
+		if e.ComplexityRoot.PatientConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientConnection.TotalCount(childComplexity), true
+
+	case "PatientEdge.cursor":
+		if e.ComplexityRoot.PatientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientEdge.Cursor(childComplexity), true
+	case "PatientEdge.node":
+		if e.ComplexityRoot.PatientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
+
 	case "Query.case":
 		if e.ComplexityRoot.Query.Case == nil {
 			break
@@ -833,6 +904,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ScheduleAppointmentPayload.UserErrors(childComplexity), true
 
+	case "StaffMember.cases":
+		if e.ComplexityRoot.StaffMember.Cases == nil {
+			break
+		}
+
+		args, err := ec.field_StaffMember_cases_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.StaffMember.Cases(childComplexity, args["status"].([]model.CaseStatus), args["first"].(*int), args["after"].(*string)), true
 	case "StaffMember.email":
 		if e.ComplexityRoot.StaffMember.Email == nil {
 			break
@@ -1342,6 +1424,36 @@ type Insurer @requiresScopes(scopes: [["insurers:read"]]) {
   name: String!
   "Whether the insurer is public or private."
   kind: InsurerKind!
+  """
+  The insurer's patients, in id order. All the insurers of one level of a
+  query are read in one call (see the README on per-parent lists).
+  """
+  patients(
+    "How many patients to return, from 0 to 100."
+    first: Int = 10
+    "Return the patients after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this field)."
+    after: String
+  ): PatientConnection @requiresScopes(scopes: [["patients:read"]])
+}
+
+"A page of an insurer's patients, following the GraphQL Cursor Connections specification."
+type PatientConnection @requiresScopes(scopes: [["patients:read"]]) {
+  "How many patients the insurer has, over all pages."
+  totalCount: Int!
+  "Where this page sits in the whole list."
+  pageInfo: PageInfo!
+  "The patients of this page, each with its cursor."
+  edges: [PatientEdge!]!
+  "The patients of this page, without cursors."
+  nodes: [Patient!]!
+}
+
+"A patient in a page of patients, with the cursor that points at it."
+type PatientEdge @requiresScopes(scopes: [["patients:read"]]) {
+  "Pass as ` + "`" + `after` + "`" + ` to continue the list after this patient."
+  cursor: String!
+  "The patient."
+  node: Patient!
 }
 
 "Whether an insurer is public or private."
@@ -1362,6 +1474,19 @@ type StaffMember @requiresScopes(scopes: [["staff:read"]]) {
   email: String!
   "What the staff member does."
   role: StaffRole!
+  """
+  The cases assigned to this staff member, newest activity first (as
+  ` + "`" + `Query.cases` + "`" + `), filtered by status. All the staff members of one level of a
+  query are read in one call (see the README on per-parent lists).
+  """
+  cases(
+    "Only cases in one of these statuses; all statuses when omitted or empty."
+    status: [CaseStatus!]
+    "How many cases to return, from 0 to 100."
+    first: Int = 10
+    "Return the cases after this cursor (an ` + "`" + `endCursor` + "`" + ` or edge ` + "`" + `cursor` + "`" + ` of this field)."
+    after: String
+  ): CaseConnection @requiresScopes(scopes: [["cases:read"]])
 }
 
 "What a staff member does."
@@ -1653,6 +1778,8 @@ func (ec *executionContext) childFields_Insurer(ctx context.Context, field graph
 		return ec.fieldContext_Insurer_name(ctx, field)
 	case "kind":
 		return ec.fieldContext_Insurer_kind(ctx, field)
+	case "patients":
+		return ec.fieldContext_Insurer_patients(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Insurer", field.Name)
 }
@@ -1699,6 +1826,30 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
 
+func (ec *executionContext) childFields_PatientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_PatientConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PatientConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_PatientConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PatientConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PatientEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PatientEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_ScheduleAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "appointment":
@@ -1719,6 +1870,8 @@ func (ec *executionContext) childFields_StaffMember(ctx context.Context, field g
 		return ec.fieldContext_StaffMember_email(ctx, field)
 	case "role":
 		return ec.fieldContext_StaffMember_role(ctx, field)
+	case "cases":
+		return ec.fieldContext_StaffMember_cases(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StaffMember", field.Name)
 }
@@ -1870,6 +2023,28 @@ func (ec *executionContext) field_Doctor_appointments_args(ctx context.Context, 
 		return nil, err
 	}
 	args["limit"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Insurer_patients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2078,6 +2253,36 @@ func (ec *executionContext) field_Query_staffMember_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_StaffMember_cases_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]model.CaseStatus, error) {
+			return ec.unmarshalOCaseStatus2ᚕgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -3567,6 +3772,50 @@ func (ec *executionContext) fieldContext_Insurer_kind(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Insurer", field, false, false, "InsurerKind")
 }
 
+func (ec *executionContext) _Insurer_patients(ctx context.Context, field graphql.CollectedField, obj *model.Insurer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Insurer_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Insurer().Patients(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatientConnection) graphql.Marshaler {
+			return ec.marshalOPatientConnection2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Insurer_patients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Insurer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Insurer_patients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4013,6 +4262,180 @@ func (ec *executionContext) fieldContext_Patient_cases(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PatientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PatientEdge) graphql.Marshaler {
+			return ec.marshalNPatientEdge2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PatientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PatientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PatientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PatientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4644,6 +5067,50 @@ func (ec *executionContext) _StaffMember_role(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_StaffMember_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StaffMember", field, false, false, "StaffRole")
+}
+
+func (ec *executionContext) _StaffMember_cases(ctx context.Context, field graphql.CollectedField, obj *model.StaffMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffMember_cases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.StaffMember().Cases(ctx, obj, fc.Args["status"].([]model.CaseStatus), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
+			return ec.marshalOCaseConnection2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StaffMember_cases(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffMember",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_StaffMember_cases_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Subscription_caseUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -6675,18 +7142,24 @@ func (ec *executionContext) _Insurer(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Insurer_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Insurer_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._Insurer_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "patients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Insurer_patients(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6887,6 +7360,92 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var patientConnectionImplementors = []string{"PatientConnection"}
+
+func (ec *executionContext) _PatientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PatientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatientConnection")
+		case "totalCount":
+			out.Values[i] = ec._PatientConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PatientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._PatientConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._PatientConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var patientEdgeImplementors = []string{"PatientEdge"}
+
+func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PatientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatientEdge")
+		case "cursor":
+			out.Values[i] = ec._PatientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PatientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7043,23 +7602,29 @@ func (ec *executionContext) _StaffMember(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._StaffMember_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._StaffMember_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
 			out.Values[i] = ec._StaffMember_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "role":
 			out.Values[i] = ec._StaffMember_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cases":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StaffMember_cases(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7817,6 +8382,30 @@ func (ec *executionContext) marshalNPatient2ᚖgithubᚗcomᚋstackerᚋstacker�
 	return ec._Patient(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPatientEdge2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PatientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPatientEdge2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPatientEdge2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientEdge(ctx context.Context, sel ast.SelectionSet, v *model.PatientEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PatientEdge!")
+		return graphql.Null
+	}
+	return ec._PatientEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNScheduleAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐScheduleAppointmentInput(ctx context.Context, v any) (model.ScheduleAppointmentInput, error) {
 	res, err := ec.unmarshalInputScheduleAppointmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8157,6 +8746,13 @@ func (ec *executionContext) marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋg
 	return ec._Case(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCaseConnection2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseConnection(ctx context.Context, sel ast.SelectionSet, v *model.CaseConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CaseConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCasePriority2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCasePriority(ctx context.Context, v any) (*model.CasePriority, error) {
 	if v == nil {
 		return nil, nil
@@ -8332,6 +8928,13 @@ func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋstackerᚋstacker�
 		return graphql.Null
 	}
 	return ec._Patient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPatientConnection2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐPatientConnection(ctx context.Context, sel ast.SelectionSet, v *model.PatientConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PatientConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOScheduleAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐScheduleAppointmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.ScheduleAppointmentPayload) graphql.Marshaler {

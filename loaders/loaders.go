@@ -131,6 +131,11 @@ type Loaders struct {
 	// UpcomingByDoctor lists a doctor's appointments from the operation's
 	// start on, soonest first.
 	UpcomingByDoctor *Loader[[]*model.Appointment]
+	// CasesByAssignee lists a staff member's cases, every status, newest
+	// activity first (updatedAt, then id, both descending), as Query.cases.
+	CasesByAssignee *Loader[[]*model.Case]
+	// PatientsByInsurer lists an insurer's patients in id order.
+	PatientsByInsurer *Loader[[]*model.Patient]
 }
 
 // New builds a fresh set of loaders for one operation.
@@ -155,6 +160,8 @@ func New(c Clients, o Options) *Loaders {
 		DocumentsByCase:    byParent("documents", "case", o, c.Documents.DocumentsByCaseIDs, document, func(d *model.Document) int { return d.CaseID }),
 		DoctorsByClinic:    byParent("doctors", "clinic", o, c.Doctors.DoctorsByClinicIDs, Doctor, func(d *model.Doctor) int { return d.ClinicID }),
 		UpcomingByDoctor:   byParent("appointments", "doctor", o, upcomingByDoctor(c.Appointments, now()), Appointment, func(a *model.Appointment) int { return a.DoctorID }),
+		CasesByAssignee:    byParent("cases", "assignee", o, casesByAssignee(c.Cases), Case, assigneeOf),
+		PatientsByInsurer:  byParent("patients", "insurer", o, patientsByInsurer(c.Patients), Patient, func(p *model.Patient) int { return p.InsurerID }),
 	}
 }
 

@@ -105,8 +105,10 @@ func TestOperationsPerRole(t *testing.T) {
 		"case_manager": {},
 		"admin":        {},
 		"medical_advisor": {
-			"CaseBoard":           {"Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.insurer"},
-			"CaseDetail":          {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
+			"CaseBoard":  {"Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.insurer"},
+			"CaseDetail": {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
+			// The insurer screen is a case manager's: no insurers:read.
+			"InsurerPatients":     {"Insurer.id", "Insurer.kind", "Insurer.name", "Insurer.patients", "Query.insurer"},
 			"PatientSearch":       {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
 			"ScheduleAppointment": {"Mutation.scheduleAppointment"},
 			"UpdateCase":          {"Mutation.updateCase"},

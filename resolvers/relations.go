@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -61,8 +62,11 @@ type decl struct {
 	// own, which only declare their cost.
 	target string
 	list   bool
-	calls  int                  // upstream calls the field costs, per level
-	size   graphqlhttp.ListSize // for lists: how long they usually are
+	// connection, for a relation served as a connection (paged), is the
+	// connection type the field returns; target is then its node type.
+	connection string
+	calls      int                  // upstream calls the field costs, per level
+	size       graphqlhttp.ListSize // for lists: how long they usually are
 	// hasLoader, for the checks, reports whether l has the loader the
 	// field reads; nil for root fields with resolvers of their own.
 	hasLoader func(l *loaders.Loaders) bool
@@ -238,6 +242,149 @@ func (r *firstN[P, V]) prefetch(p *planner, ctx context.Context, from []P, args 
 	prefetchLists(ctx, r.loader(p.l), keys(from, r.key), n, below(p, ctx, r.to, sel))
 }
 
+// paged is a one-to-many relation served as one page of a connection
+// (StaffMember.cases, Insurer.patients): each parent's list, filtered by
+// the field's other arguments (keep), from after its `after` cursor, cut to
+// `first`, with the filtered list's length as totalCount. As for firstN, the
+// service takes no limit or filter per parent: the loader holds each
+// parent's whole list, so one call serves every parent of a level and every
+// alias of the field whatever its arguments, and the filter and the cut are
+// made here, when the field resolves and when the planner prefetches below
+// it (the level below is fetched only for the page's values).
+type paged[P, V, C any] struct {
+	toMany[P, V]
+	conn, edge string // the connection and edge types, for the planner
+	def, max   int    // first's default (as in the schema) and bound
+	// keep is the filter the arguments ask for, nil for none; it reads
+	// arguments as gqlgen passes them to the resolver and as the planner
+	// reads them from the query (raw values).
+	keep func(args map[string]any) (func(V) bool, error)
+	// build makes the connection's model from a page.
+	build func(total, offset int, nodes []V) C
+}
+
+func (r *paged[P, V, C]) declared() *decl { return &r.decl }
+
+// window reads the arguments: the filter, the position of the page's first
+// value and its length.
+func (r *paged[P, V, C]) window(args map[string]any) (keep func(V) bool, offset, n int, err error) {
+	n = r.def
+	if v, ok := present(args["first"]); ok {
+		if n, err = graphql.UnmarshalInt(v); err != nil {
+			return nil, 0, 0, badInput("first: %v", err)
+		}
+	}
+	if n < 0 || n > r.max {
+		return nil, 0, 0, badInput("first must be between 0 and %d, got %d", r.max, n)
+	}
+	if v, ok := present(args["after"]); ok {
+		c, _ := v.(string)
+		pos, err := model.DecodeCursor(c)
+		if err != nil {
+			return nil, 0, 0, badInput("after: %v", err)
+		}
+		offset = pos + 1
+	}
+	if r.keep != nil {
+		if keep, err = r.keep(args); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return keep, offset, n, nil
+}
+
+// cut is the page of list the window selects, and the filtered total.
+func cut[V any](list []V, keep func(V) bool, offset, n int) (total int, page []V) {
+	if keep != nil {
+		kept := make([]V, 0, len(list))
+		for _, v := range list {
+			if keep(v) {
+				kept = append(kept, v)
+			}
+		}
+		list = kept
+	}
+	lo := min(offset, len(list))
+	return len(list), list[lo:min(lo+n, len(list))]
+}
+
+func (r *paged[P, V, C]) load(ctx context.Context, l *loaders.Loaders, from P, args map[string]any) (C, error) {
+	var zero C
+	keep, offset, n, err := r.window(args)
+	if err != nil {
+		return zero, err
+	}
+	list, err := r.toMany.load(ctx, l, from)
+	if err != nil {
+		return zero, err
+	}
+	total, page := cut(list, keep, offset, n)
+	return r.build(total, offset, page), nil
+}
+
+// value is the relation with the arguments' defaults: the compiled path
+// follows only fields written without arguments.
+func (r *paged[P, V, C]) value(ctx context.Context, l *loaders.Loaders, from P) (any, error) {
+	return r.load(ctx, l, from, nil)
+}
+
+func (r *paged[P, V, C]) prefetch(p *planner, ctx context.Context, from []P, args map[string]any, sel ast.SelectionSet) {
+	keep, offset, n, err := r.window(args)
+	if err != nil {
+		return // the resolver reports it
+	}
+	ctx = plan.Below(ctx, r.name)
+	var then func([][]V)
+	if len(r.to.rels) > 0 {
+		then = func(lists [][]V) {
+			var flat []V
+			for _, list := range lists {
+				_, page := cut(list, keep, offset, n)
+				flat = append(flat, page...)
+			}
+			connection(p, ctx, r.to, r.conn, r.edge, flat, sel)
+		}
+	}
+	prefetch(ctx, r.loader(p.l), keys(from, r.key), then)
+}
+
+// connection walks below the nodes and edges of a connection of values of
+// o, its types named conn and edge.
+func connection[V any](p *planner, ctx context.Context, o *object[V], conn, edge string, vs []V, sel ast.SelectionSet) {
+	for _, f := range p.collect(sel, conn) {
+		switch f.Name {
+		case "nodes":
+			walk(p, plan.Within(ctx, f.Alias), o, vs, f.Selections)
+		case "edges":
+			for _, e := range p.collect(f.Selections, edge) {
+				if e.Name == "node" {
+					walk(p, plan.Within(plan.Within(ctx, f.Alias), e.Alias), o, vs, e.Selections)
+				}
+			}
+		}
+	}
+}
+
+// present is an optional argument's value, dereferenced when the resolver
+// passed it as a pointer; false when it is absent or null.
+func present(v any) (any, bool) {
+	switch p := v.(type) {
+	case nil:
+		return nil, false
+	case *int:
+		if p == nil {
+			return nil, false
+		}
+		return *p, true
+	case *string:
+		if p == nil {
+			return nil, false
+		}
+		return *p, true
+	}
+	return v, true
+}
+
 // oneOf is one value picked by id from a one-to-many list: an event names a
 // case and one of its documents, and the documents service lists documents
 // by case. It prefetches the whole list, as a toMany.
@@ -304,6 +451,8 @@ type relations struct {
 	caseAppointments                     *toMany[*model.Case, *model.Appointment]
 	clinicDoctors                        *toMany[*model.Clinic, *model.Doctor]
 	doctorAppointments                   *firstN[*model.Doctor, *model.Appointment]
+	staffMemberCases                     *paged[*model.StaffMember, *model.Case, *model.CaseConnection]
+	insurerPatients                      *paged[*model.Insurer, *model.Patient, *model.PatientConnection]
 	caseDocuments                        *toMany[*model.Case, *model.Document]
 	patientInsurer                       *toOne[*model.Patient, *model.Insurer]
 	patientCases                         *toMany[*model.Patient, *model.Case]
@@ -386,6 +535,18 @@ func newRelations() *relations {
 	rs.doctorAppointments = firstOf(rs, rs.Doctor, "appointments", "limit", 10, 50, rs.Appointment,
 		func(l *loaders.Loaders) *loaders.Loader[[]*model.Appointment] { return l.UpcomingByDoctor },
 		func(d *model.Doctor) int { return d.ID })
+	rs.staffMemberCases = page(rs, rs.StaffMember, "cases", "CaseConnection", "CaseEdge", 10, 100, rs.Case,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Case] { return l.CasesByAssignee },
+		func(s *model.StaffMember) int { return s.ID }, caseStatusFilter,
+		func(total, offset int, nodes []*model.Case) *model.CaseConnection {
+			return &model.CaseConnection{TotalCount: total, Offset: offset, Nodes: nodes}
+		})
+	rs.insurerPatients = page(rs, rs.Insurer, "patients", "PatientConnection", "PatientEdge", 10, 100, rs.Patient,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.Patient] { return l.PatientsByInsurer },
+		func(i *model.Insurer) int { return i.ID }, nil,
+		func(total, offset int, nodes []*model.Patient) *model.PatientConnection {
+			return &model.PatientConnection{TotalCount: total, Offset: offset, Nodes: nodes}
+		})
 	rs.documentCase = one(rs, rs.Document, "case", 1, rs.Case, func(d *model.Document) (int, bool) { return d.CaseID, true })
 
 	rs.caseUpdatedEventCase = one(rs, rs.CaseUpdatedEvent, "case", 0, rs.Case, func(e *model.CaseUpdatedEvent) (int, bool) { return e.CaseID, true })
@@ -464,6 +625,23 @@ func firstOf[P, V any](rs *relations, from *object[P], field, arg string, def, m
 	return r
 }
 
+// page declares a one-to-many relation served as a page of the connection
+// type conn (edges of type edge), cut to its argument first (default def,
+// at most max) and filtered by keep (nil: no filter); build makes the
+// connection's model. It is sized by first, like a root connection.
+func page[P, V, C any](rs *relations, from *object[P], field, conn, edge string, def, max int, to *object[V],
+	loader func(*loaders.Loaders) *loaders.Loader[[]V], key func(P) int,
+	keep func(map[string]any) (func(V) bool, error), build func(total, offset int, nodes []V) C,
+) *paged[P, V, C] {
+	m := many(rs, from, field, 1, def, to, loader, key)
+	m.list, m.connection = false, conn
+	m.size = graphqlhttp.ListSize{SlicingArgument: "first", Default: def, SizedFields: []string{"nodes", "edges"}}
+	r := &paged[P, V, C]{toMany: *m, conn: conn, edge: edge, def: def, max: max, keep: keep, build: build}
+	from.rels[len(from.rels)-1] = r
+	rs.all[len(rs.all)-1] = &r.decl
+	return r
+}
+
 // pick declares a value picked by id from the list of the relation in,
 // which is keyed by key.
 func pick[P, Q, V any](rs *relations, from *object[P], field string, in *toMany[Q, V], key, id func(P) int, idOf func(V) int) *oneOf[P, V] {
@@ -522,4 +700,33 @@ func below[V any](p *planner, ctx context.Context, o *object[V], sel ast.Selecti
 		return nil
 	}
 	return func(vs []V) { walk(p, ctx, o, vs, sel) }
+}
+
+// caseStatusFilter is StaffMember.cases's status argument as a filter: the
+// cases in one of the statuses, or every case when it is absent or empty.
+func caseStatusFilter(args map[string]any) (func(*model.Case) bool, error) {
+	var want []model.CaseStatus
+	switch v := args["status"].(type) {
+	case nil:
+	case []model.CaseStatus:
+		want = v
+	case []any:
+		for _, s := range v {
+			var st model.CaseStatus
+			if err := st.UnmarshalGQL(s); err != nil {
+				return nil, badInput("status: %v", err)
+			}
+			want = append(want, st)
+		}
+	default:
+		var st model.CaseStatus // a single value for a list argument
+		if err := st.UnmarshalGQL(v); err != nil {
+			return nil, badInput("status: %v", err)
+		}
+		want = append(want, st)
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	return func(c *model.Case) bool { return slices.Contains(want, c.Status) }, nil
 }

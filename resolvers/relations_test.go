@@ -86,8 +86,12 @@ func (c relationCheck) problems() []string {
 			bad("%s: declared, but the schema has no such field", d.coordinate())
 			continue
 		}
-		if d.target != "" && (f.Type.Name() != d.target || (f.Type.Elem != nil) != d.list) {
-			bad("%s: declared as %s (list: %t), but the schema says %s", d.coordinate(), d.target, d.list, f.Type)
+		returns := d.target
+		if d.connection != "" {
+			returns = d.connection
+		}
+		if d.target != "" && (f.Type.Name() != returns || (f.Type.Elem != nil) != d.list) {
+			bad("%s: declared as %s (list: %t), but the schema says %s", d.coordinate(), returns, d.list, f.Type)
 		}
 		if _, ok := c.rels.lookups[d.name]; ok && d.parent == "Query" && f.Arguments.ForName("id") == nil {
 			bad("%s: declared as a lookup by id, but has no id argument", d.coordinate())

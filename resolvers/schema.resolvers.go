@@ -69,6 +69,10 @@ func (r *documentUploadedEventResolver) Case(ctx context.Context, obj *model.Doc
 	return r.rels.documentUploadedEventCase.load(ctx, r.loaders(ctx), obj)
 }
 
+func (r *insurerResolver) Patients(ctx context.Context, obj *model.Insurer, first *int, after *string) (*model.PatientConnection, error) {
+	return r.rels.insurerPatients.load(ctx, r.loaders(ctx), obj, map[string]any{"first": first, "after": after})
+}
+
 func (r *mutationResolver) UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error) {
 	return r.updateCase(ctx, input)
 }
@@ -139,6 +143,10 @@ func (r *queryResolver) Insurer(ctx context.Context, id int) (*model.Insurer, er
 	})
 }
 
+func (r *staffMemberResolver) Cases(ctx context.Context, obj *model.StaffMember, status []model.CaseStatus, first *int, after *string) (*model.CaseConnection, error) {
+	return r.rels.staffMemberCases.load(ctx, r.loaders(ctx), obj, map[string]any{"status": status, "first": first, "after": after})
+}
+
 func (r *subscriptionResolver) CaseUpdated(ctx context.Context, id *int) (<-chan *model.CaseUpdatedEvent, error) {
 	return stream(ctx, r.Resolver, func(e events.Event) bool {
 		return e.Type == events.TypeCaseUpdated && (id == nil || e.CaseID == int64(*id))
@@ -175,11 +183,15 @@ func (r *Resolver) DocumentUploadedEvent() graph.DocumentUploadedEventResolver {
 	return &documentUploadedEventResolver{r}
 }
 
+func (r *Resolver) Insurer() graph.InsurerResolver { return &insurerResolver{r} }
+
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) Patient() graph.PatientResolver { return &patientResolver{r} }
 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
+
+func (r *Resolver) StaffMember() graph.StaffMemberResolver { return &staffMemberResolver{r} }
 
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
@@ -192,8 +204,10 @@ type (
 	doctorResolver                    struct{ *Resolver }
 	documentResolver                  struct{ *Resolver }
 	documentUploadedEventResolver     struct{ *Resolver }
+	insurerResolver                   struct{ *Resolver }
 	mutationResolver                  struct{ *Resolver }
 	patientResolver                   struct{ *Resolver }
 	queryResolver                     struct{ *Resolver }
+	staffMemberResolver               struct{ *Resolver }
 	subscriptionResolver              struct{ *Resolver }
 )

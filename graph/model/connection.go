@@ -48,15 +48,44 @@ func (c *CaseConnection) Edges() []*CaseEdge {
 // when the page does not start at the beginning and the list is not empty: a
 // cursor may point past the end of a list that shrank since it was issued.
 func (c *CaseConnection) PageInfo() *PageInfo {
+	return pageInfo(c.Offset, len(c.Nodes), c.TotalCount)
+}
+
+// pageInfo is the PageInfo of n items from position offset of a list of
+// total items.
+func pageInfo(offset, n, total int) *PageInfo {
 	pi := &PageInfo{
-		HasPreviousPage: c.Offset > 0 && c.TotalCount > 0,
-		HasNextPage:     c.Offset+len(c.Nodes) < c.TotalCount,
+		HasPreviousPage: offset > 0 && total > 0,
+		HasNextPage:     offset+n < total,
 	}
-	if len(c.Nodes) > 0 {
-		start, end := EncodeCursor(c.Offset), EncodeCursor(c.Offset+len(c.Nodes)-1)
+	if n > 0 {
+		start, end := EncodeCursor(offset), EncodeCursor(offset+n-1)
 		pi.StartCursor, pi.EndCursor = &start, &end
 	}
 	return pi
+}
+
+// PatientConnection is one page of a list of patients (Insurer.patients).
+// Nodes[i] sits at position Offset+i of the whole list, as in a
+// CaseConnection.
+type PatientConnection struct {
+	TotalCount int
+	Offset     int
+	Nodes      []*Patient
+}
+
+// Edges pairs every node with its cursor.
+func (c *PatientConnection) Edges() []*PatientEdge {
+	edges := make([]*PatientEdge, len(c.Nodes))
+	for i, n := range c.Nodes {
+		edges[i] = &PatientEdge{Cursor: EncodeCursor(c.Offset + i), Node: n}
+	}
+	return edges
+}
+
+// PageInfo says where the page sits in the whole list.
+func (c *PatientConnection) PageInfo() *PageInfo {
+	return pageInfo(c.Offset, len(c.Nodes), c.TotalCount)
 }
 
 // EncodeCursor makes the opaque cursor for a position in a list.

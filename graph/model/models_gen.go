@@ -46,6 +46,14 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A patient in a page of patients, with the cursor that points at it.
+type PatientEdge struct {
+	// Pass as `after` to continue the list after this patient.
+	Cursor string `json:"cursor"`
+	// The patient.
+	Node *Patient `json:"node"`
+}
+
 // The entry points for reading data. Every one needs an authenticated caller, and
 // the scopes its type asks for.
 type Query struct {

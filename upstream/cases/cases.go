@@ -159,6 +159,17 @@ func (c *Client) CasesByPatientIDs(ctx context.Context, patientIDs []int64) ([]C
 	return cs, nil
 }
 
+// CasesByAssigneeIDs returns every case assigned to the given staff
+// members, in any order, whatever their status. At most upstream.MaxIDs
+// staff ids; none makes no call.
+func (c *Client) CasesByAssigneeIDs(ctx context.Context, staffIDs []int64) ([]Case, error) {
+	cs, err := upstream.GetByIDs[Case](ctx, c.svc, "/cases", "assignee_ids", staffIDs, "cases")
+	if err != nil {
+		return nil, fmt.Errorf("cases: by assignee ids: %w", err)
+	}
+	return cs, nil
+}
+
 type updateBody struct {
 	Case updateCase `json:"case"`
 }

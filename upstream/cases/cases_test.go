@@ -114,6 +114,13 @@ func TestClient(t *testing.T) {
 			NoCall: true, Want: []cases.Case(nil),
 		},
 		{
+			Name:   "CasesByAssigneeIDs",
+			Body:   `{"cases":[` + case3 + `]}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.CasesByAssigneeIDs(ctx, []int64{4, 2, 4}) },
+			Method: "GET", Path: "/cases", Query: url.Values{"assignee_ids": {"4,2"}},
+			Want: []cases.Case{case3Want},
+		},
+		{
 			Name: "Update status and priority only",
 			Body: `{"case":` + case3 + `}`,
 			Call: func(ctx context.Context, c C) (any, error) {

@@ -55,6 +55,16 @@ func (c *Client) PatientsByIDs(ctx context.Context, ids []int64) ([]Patient, err
 	return ps, nil
 }
 
+// PatientsByInsurerIDs returns the patients of the given insurers, in any
+// order. At most upstream.MaxIDs insurer ids; none makes no call.
+func (c *Client) PatientsByInsurerIDs(ctx context.Context, insurerIDs []int64) ([]Patient, error) {
+	ps, err := upstream.GetByIDs[Patient](ctx, c.svc, "/patients", "insurer_ids", insurerIDs, "patients")
+	if err != nil {
+		return nil, fmt.Errorf("patients: by insurer ids: %w", err)
+	}
+	return ps, nil
+}
+
 // Patient returns one patient; an unknown id is upstream.ErrNotFound.
 func (c *Client) Patient(ctx context.Context, id int64) (Patient, error) {
 	p, err := upstream.GetOne[Patient](ctx, c.svc, "/patients/"+strconv.FormatInt(id, 10), "patient")

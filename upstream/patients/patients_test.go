@@ -30,6 +30,13 @@ func TestClient(t *testing.T) {
 			Want: []patients.Patient{annWant, {ID: 2, FirstName: "Bo"}},
 		},
 		{
+			Name:   "PatientsByInsurerIDs",
+			Body:   `{"patients":[` + ann + `]}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.PatientsByInsurerIDs(ctx, []int64{3}) },
+			Method: "GET", Path: "/patients", Query: url.Values{"insurer_ids": {"3"}},
+			Want: []patients.Patient{annWant},
+		},
+		{
 			Name:   "PatientsByIDs without ids makes no call",
 			Call:   func(ctx context.Context, c C) (any, error) { return c.PatientsByIDs(ctx, nil) },
 			NoCall: true, Want: []patients.Patient(nil),
