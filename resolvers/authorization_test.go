@@ -108,6 +108,7 @@ func TestOperationsPerRole(t *testing.T) {
 			"CaseBoard":           {"Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.insurer"},
 			"CaseDetail":          {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
 			"PatientSearch":       {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
+			"CreateCase":          {"Mutation.createCase"},
 			"ScheduleAppointment": {"Mutation.scheduleAppointment"},
 			"UpdateCase":          {"Mutation.updateCase"},
 		},
