@@ -109,6 +109,7 @@ func (s *Services) resources() []*resource {
 			},
 			fallback: caseList,
 			patch:    s.patchCase,
+			create:   s.createCase,
 		},
 		{
 			name: "staff", singular: "staff_member",
@@ -461,6 +462,40 @@ func (s *Services) patchCase(w http.ResponseWriter, r *http.Request, id int64) {
 	default:
 		s.writeRow(w, http.StatusOK, "case", enc)
 	}
+}
+
+// createCase serves POST /cases: a new case, status new and unassigned. It
+// publishes case.created.
+func (s *Services) createCase(w http.ResponseWriter, r *http.Request) {
+	fields, ok := s.decodeParams(w, r, "case")
+	if !ok {
+		return
+	}
+	var in CaseInput
+	var verr ValidationError
+	if raw, ok := fields["patient_id"]; ok && json.Unmarshal(raw, &in.PatientID) != nil {
+		verr.add("patient_id", "is not a number")
+	}
+	for name, dst := range map[string]*string{"specialty": &in.Specialty, "summary": &in.Summary, "priority": &in.Priority} {
+		if raw, ok := fields[name]; ok && json.Unmarshal(raw, dst) != nil {
+			verr.add(name, "is not a string")
+		}
+	}
+	if err := verr.err(); err != nil {
+		s.writeErrors(w, verr.Fields)
+		return
+	}
+	c, enc, err := s.store.createCase(in, s.now())
+	if s.writeStoreError(w, err) {
+		return
+	}
+	s.emit(r, events.Event{Type: events.TypeCaseCreated, CaseID: c.ID, OccurredAt: c.CreatedAt})
+	w.Header().Set("Location", "/cases/"+strconv.FormatInt(c.ID, 10))
+	if enc == nil { // the case cannot be encoded: writeJSON answers 500
+		s.writeJSON(w, http.StatusCreated, "case", c)
+		return
+	}
+	s.writeRow(w, http.StatusCreated, "case", enc)
 }
 
 // createAppointment serves POST /appointments.

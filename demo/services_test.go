@@ -617,7 +617,7 @@ func TestRouting(t *testing.T) {
 		{"POST to a read-only collection", "patients", "POST", "/patients", 405, "GET"},
 		{"PATCH a read-only row", "doctors", "PATCH", "/doctors/1", 405, "GET"},
 		{"DELETE a case", "cases", "DELETE", "/cases/1", 405, "GET, PATCH"},
-		{"PATCH the case collection", "cases", "PATCH", "/cases", 405, "GET"},
+		{"PATCH the case collection", "cases", "PATCH", "/cases", 405, "GET, POST"},
 		{"PUT appointments", "appointments", "PUT", "/appointments", 405, "GET, POST"},
 		{"no selector", "insurers", "GET", "/insurers", 400, ""},
 		{"unknown parameter only", "documents", "GET", "/documents?kind=imaging", 400, ""},

@@ -89,7 +89,8 @@ type Store struct {
 	clinics    []Clinic
 	documents  []Document
 	docsByCase [][]int64 // by case id-1, ascending document ids
-	// casesByPatient is immutable: a case never changes patient.
+	// casesByPatient grows when a case is created (a case never changes
+	// patient) and is guarded by mu.
 	casesByPatient     [][]int64 // by patient id-1, ascending case ids
 	doctorsBySpecialty map[string][]int64
 	doctorsByClinic    [][]int64 // by clinic id-1, ascending doctor ids; immutable
@@ -626,6 +627,81 @@ func (s *Store) orderPosition(updated time.Time, id int64) int {
 	})
 }
 
+// CaseInput is the body of POST /cases as received. Priority "" is the
+// default, normal.
+type CaseInput struct {
+	PatientID *int64
+	Specialty string
+	Summary   string
+	Priority  string
+}
+
+// MaxSummary is the longest case summary, in bytes.
+const MaxSummary = 500
+
+// CreateCase validates in and stores a new case, status new and unassigned,
+// created and updated at now (whole seconds), which puts it at the top of
+// the list order. It returns a *ValidationError keyed by field, storing
+// nothing, when the patient does not exist or a field is blank or invalid.
+func (s *Store) CreateCase(in CaseInput, now time.Time) (Case, error) {
+	c, _, err := s.createCase(in, now)
+	return c, err
+}
+
+func (s *Store) createCase(in CaseInput, now time.Time) (Case, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var verr ValidationError
+	switch {
+	case in.PatientID == nil:
+		verr.add("patient_id", "can't be blank")
+	case *in.PatientID < 1 || *in.PatientID > int64(len(s.patients)):
+		verr.add("patient_id", "must exist")
+	}
+	switch {
+	case in.Specialty == "":
+		verr.add("specialty", "can't be blank")
+	case !s.IsSpecialty(in.Specialty):
+		verr.add("specialty", "is not included in the list")
+	}
+	switch {
+	case strings.TrimSpace(in.Summary) == "":
+		verr.add("summary", "can't be blank")
+	case len(in.Summary) > MaxSummary:
+		verr.add("summary", fmt.Sprintf("is too long (maximum is %d characters)", MaxSummary))
+	}
+	if in.Priority == "" {
+		in.Priority = PriorityNormal
+	} else if !isCasePriority(in.Priority) {
+		verr.add("priority", "is not included in the list")
+	}
+	if err := verr.err(); err != nil {
+		return Case{}, nil, err
+	}
+	at := now.UTC().Truncate(time.Second)
+	c := Case{
+		ID:        int64(len(s.cases) + 1),
+		PatientID: *in.PatientID,
+		Specialty: in.Specialty,
+		Status:    StatusNew,
+		Priority:  in.Priority,
+		Summary:   in.Summary,
+		CreatedAt: at,
+		UpdatedAt: at,
+	}
+	s.cases = append(s.cases, c)
+	s.casesJSON = slices.Grow(s.casesJSON, 1)[:len(s.cases)]
+	enc := s.casesJSON.refresh(int(c.ID-1), &c)
+	f := filterOf(&c)
+	s.caseFilters = append(s.caseFilters, f)
+	s.countCase(f, 1)
+	s.caseOrder = slices.Insert(s.caseOrder, s.orderPosition(c.UpdatedAt, c.ID), c.ID)
+	s.casesByPatient[c.PatientID-1] = append(s.casesByPatient[c.PatientID-1], c.ID)
+	s.apptsByCase = append(s.apptsByCase, nil)
+	s.docsByCase = append(s.docsByCase, nil)
+	return c, enc, nil
+}
+
 // AppointmentInput is the body of POST /appointments as received. StartsAt is
 // the raw RFC 3339 string, so that "missing" and "unparseable" are validated
 // here with the other fields, in one place.
@@ -765,9 +841,9 @@ func (s *Store) appendCases(dst []byte, ids []int64) ([]byte, error) {
 }
 
 func (s *Store) appendCasesByPatients(dst []byte, patientIDs, work []int64) ([]byte, []int64, error) {
-	work = gatherIDs(work, s.casesByPatient, patientIDs) // immutable: no lock
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	work = gatherIDs(work, s.casesByPatient, patientIDs)
 	dst, err := appendRows(dst, s.cases, s.casesJSON, work)
 	return dst, work, err
 }

@@ -37,6 +37,7 @@ import (
 
 // The event types the services publish.
 const (
+	TypeCaseCreated          = "case.created"
 	TypeCaseUpdated          = "case.updated"
 	TypeDocumentUploaded     = "document.uploaded"
 	TypeAppointmentScheduled = "appointment.scheduled"
@@ -82,7 +83,7 @@ type Event struct {
 // error wraps ErrMalformed.
 func (e Event) Validate() error {
 	switch e.Type {
-	case TypeCaseUpdated, TypeDocumentUploaded, TypeAppointmentScheduled:
+	case TypeCaseCreated, TypeCaseUpdated, TypeDocumentUploaded, TypeAppointmentScheduled:
 	case "":
 		return fmt.Errorf("%w: type missing", ErrMalformed)
 	default:

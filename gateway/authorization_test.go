@@ -159,6 +159,12 @@ func TestAuthorizationDirectives(t *testing.T) {
 			noCalls: []string{"cases"},
 		},
 		{
+			name: "createCase without its write scope", scopes: []string{"cases:read"},
+			query:    `mutation { createCase(input: { patientId: "2", specialty: "oncology", summary: "x" }) { case { id } } }`,
+			wantData: `{"createCase":null}`, errPaths: []string{"createCase"},
+			noCalls: []string{"cases"},
+		},
+		{
 			name: "a mutation with its write scope", scopes: []string{"cases:read", "cases:write"},
 			query:    `mutation { updateCase(input: { id: "2", priority: URGENT }) { case { id priority } } }`,
 			wantData: `{"updateCase":{"case":{"id":"2","priority":"URGENT"}}}`, calls: []string{"cases"},

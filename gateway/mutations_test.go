@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // TestServiceDown: a service that is gone nulls only the fields that need
@@ -111,4 +116,111 @@ func TestMutations(t *testing.T) {
 			t.Fatalf("payload = %+v", got.ScheduleAppointment)
 		}
 	})
+}
+
+func TestCreateCaseMutation(t *testing.T) {
+	e := startStacker(t, nil)
+	const create = `mutation($input: CreateCaseInput!) { createCase(input: $input) {
+		case { id status priority specialty summary assignee { id } patient { id } } userErrors { field message } } }`
+	type payload struct {
+		CreateCase *struct {
+			Case *struct {
+				ID, Status, Priority, Specialty, Summary string
+				Assignee                                 *struct{ ID string }
+				Patient                                  *struct{ ID string }
+			}
+			UserErrors []struct {
+				Field   []string
+				Message string
+			}
+		}
+	}
+
+	t.Run("success", func(t *testing.T) {
+		e.Demo.ResetCounts()
+		var got payload
+		e.mustDo(t, create, map[string]any{"input": map[string]any{"patientId": "4", "specialty": "oncology", "summary": "Second opinion", "priority": "HIGH"}}, &got)
+		cs := got.CreateCase.Case
+		if cs == nil || cs.Status != "NEW" || cs.Priority != "HIGH" || cs.Specialty != "oncology" || cs.Summary != "Second opinion" ||
+			cs.Assignee != nil || cs.Patient == nil || cs.Patient.ID != "4" || len(got.CreateCase.UserErrors) != 0 {
+			t.Fatalf("payload = %+v", got.CreateCase)
+		}
+		if calls := e.Demo.EndpointSnapshot(); !reflect.DeepEqual(calls, map[string]int64{"cases POST /cases": 1, "patients GET /patients?ids": 1}) {
+			t.Errorf("upstream calls %v", calls)
+		}
+		id, _ := strconv.ParseInt(cs.ID, 10, 64)
+		if stored, ok := e.Store.Case(id); !ok || stored.PatientID != 4 || stored.Summary != "Second opinion" || stored.Priority != "high" {
+			t.Errorf("store has %+v", stored)
+		}
+	})
+	t.Run("priority defaults to NORMAL", func(t *testing.T) {
+		var got payload
+		e.mustDo(t, create, map[string]any{"input": map[string]any{"patientId": "4", "specialty": "oncology", "summary": "x"}}, &got)
+		if got.CreateCase.Case == nil || got.CreateCase.Case.Priority != "NORMAL" {
+			t.Fatalf("payload = %+v", got.CreateCase)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		input map[string]any
+		field string
+	}{
+		{"unknown patient", map[string]any{"patientId": "999999", "specialty": "oncology", "summary": "x"}, "input.patientId"},
+		{"unknown specialty", map[string]any{"patientId": "4", "specialty": "astrology", "summary": "x"}, "input.specialty"},
+		{"blank summary", map[string]any{"patientId": "4", "specialty": "oncology", "summary": " "}, "input.summary"},
+		{"summary too long", map[string]any{"patientId": "4", "specialty": "oncology", "summary": strings.Repeat("a", 501)}, "input.summary"},
+	} {
+		t.Run("user error: "+tc.name, func(t *testing.T) {
+			n := e.Store.Counts()["cases"]
+			var got payload
+			e.mustDo(t, create, map[string]any{"input": tc.input}, &got)
+			ue := got.CreateCase.UserErrors
+			if got.CreateCase.Case != nil || len(ue) != 1 || strings.Join(ue[0].Field, ".") != tc.field || ue[0].Message == "" {
+				t.Fatalf("payload = %+v", got.CreateCase)
+			}
+			if e.Store.Counts()["cases"] != n {
+				t.Error("a refused case was stored")
+			}
+		})
+	}
+	t.Run("an id of the wrong kind is BAD_USER_INPUT, no call", func(t *testing.T) {
+		e.Demo.ResetCounts()
+		errs := e.do(t, create, map[string]any{"input": map[string]any{"patientId": "abc", "specialty": "oncology", "summary": "x"}}, nil)
+		if len(errs) != 1 || errs[0].Extensions["code"] != "BAD_USER_INPUT" {
+			t.Fatalf("errors %s", jsonString(errs))
+		}
+		if n := e.Demo.Requests("cases"); n != 0 {
+			t.Errorf("cases called %d times", n)
+		}
+	})
+	t.Run("a write is not retried", func(t *testing.T) {
+		e.Faults.set("cases", http.StatusServiceUnavailable)
+		defer e.Faults.set("cases", 0)
+		e.Demo.ResetCounts()
+		errs := e.do(t, create, map[string]any{"input": map[string]any{"patientId": "4", "specialty": "oncology", "summary": "x"}}, nil)
+		if len(errs) != 1 || errs[0].Extensions["code"] != "UPSTREAM_UNAVAILABLE" {
+			t.Fatalf("errors %s", jsonString(errs))
+		}
+		if n := e.Demo.Requests("cases"); n != 1 {
+			t.Errorf("POST sent %d times, want 1", n)
+		}
+	})
+}
+
+// A new case reaches the case list's subscription as a change with nothing
+// in changed.
+func TestCreateCaseSubscription(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_EVENTS_URL": natsTopic(t)})
+	c := dialWS(t, e.Base)
+	c.subscribe("1", `subscription { casesChanged(status: [NEW]) { caseId changed case { summary } } }`)
+	testsync.WaitFor(t, "a subscription", func() bool { return e.liveSubs() == 1 })
+	var got struct {
+		CreateCase struct{ Case struct{ ID string } }
+	}
+	e.mustDo(t, `mutation { createCase(input: {patientId: 4, specialty: "oncology", summary: "Second opinion"}) { case { id } } }`, nil, &got)
+	m := c.next()
+	want := fmt.Sprintf(`{"data":{"casesChanged":{"caseId":%q,"changed":[],"case":{"summary":"Second opinion"}}}}`, got.CreateCase.Case.ID)
+	if m["type"] != "next" || jsonString(m["payload"]) != canonical(want) {
+		t.Errorf("casesChanged got %v, want %s", m, want)
+	}
 }

@@ -103,6 +103,11 @@ type ComplexityRoot struct {
 		Name    func(childComplexity int) int
 	}
 
+	CreateCasePayload struct {
+		Case       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Doctor struct {
 		Appointments func(childComplexity int, limit *int) int
 		Clinic       func(childComplexity int) int
@@ -136,6 +141,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CreateCase          func(childComplexity int, input model.CreateCaseInput) int
 		ScheduleAppointment func(childComplexity int, input model.ScheduleAppointmentInput) int
 		UpdateCase          func(childComplexity int, input model.UpdateCaseInput) int
 	}
@@ -255,6 +261,7 @@ type InsurerResolver interface {
 type MutationResolver interface {
 	UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error)
 	ScheduleAppointment(ctx context.Context, input model.ScheduleAppointmentInput) (*model.ScheduleAppointmentPayload, error)
+	CreateCase(ctx context.Context, input model.CreateCaseInput) (*model.CreateCasePayload, error)
 }
 type PatientResolver interface {
 	Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error)
@@ -503,6 +510,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Clinic.Name(childComplexity), true
 
+	case "CreateCasePayload.case":
+		if e.ComplexityRoot.CreateCasePayload.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCasePayload.Case(childComplexity), true
+	case "CreateCasePayload.userErrors":
+		if e.ComplexityRoot.CreateCasePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCasePayload.UserErrors(childComplexity), true
+
 	case "Doctor.appointments":
 		if e.ComplexityRoot.Doctor.Appointments == nil {
 			break
@@ -637,6 +657,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Insurer.Patients(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Mutation.createCase":
+		if e.ComplexityRoot.Mutation.CreateCase == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCase_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCase(childComplexity, args["input"].(model.CreateCaseInput)), true
 	case "Mutation.scheduleAppointment":
 		if e.ComplexityRoot.Mutation.ScheduleAppointment == nil {
 			break
@@ -1009,6 +1040,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CreateCaseInput", ec.unmarshalInputCreateCaseInput),
 			graphql.NewInputUnmarshaler("ScheduleAppointmentInput", ec.unmarshalInputScheduleAppointmentInput),
 			graphql.NewInputUnmarshaler("UpdateCaseInput", ec.unmarshalInputUpdateCaseInput),
 		)
@@ -1232,6 +1264,9 @@ type Mutation @authenticated {
 
   "Books an appointment with a doctor for a case."
   scheduleAppointment(input: ScheduleAppointmentInput!): ScheduleAppointmentPayload @requiresScopes(scopes: [["appointments:write"]])
+
+  "Opens a case for a patient: new and unassigned."
+  createCase(input: CreateCaseInput!): CreateCasePayload @requiresScopes(scopes: [["cases:write"]])
 }
 
 """
@@ -1248,8 +1283,9 @@ type Subscription @authenticated {
   caseActivity(caseId: ID!): CaseActivity!
 
   """
-  For the case list screen: a case changed whose status is (now) one of these,
-  or any case when status is left out. Refetch or patch the list with it.
+  For the case list screen: a case was created or changed whose status is (now)
+  one of these, or any case when status is left out. A new case comes with an
+  empty ` + "`" + `changed` + "`" + `. Refetch or patch the list with it.
   """
   casesChanged(status: [CaseStatus!]): CaseUpdatedEvent!
 }
@@ -1605,6 +1641,26 @@ type UpdateCasePayload {
   userErrors: [UserError!]!
 }
 
+"The case to open."
+input CreateCaseInput {
+  "The patient the case is for."
+  patientId: ID!
+  "The medical specialty, one of the doctors' specialties (for example ` + "`" + `cardiology` + "`" + `)."
+  specialty: String!
+  "What the case is about, at most 500 characters."
+  summary: String!
+  "How urgent it is."
+  priority: CasePriority! = NORMAL
+}
+
+"The result of ` + "`" + `createCase` + "`" + `."
+type CreateCasePayload {
+  "The new case; null when it was refused."
+  case: Case
+  "Why the case was refused; empty when it succeeded."
+  userErrors: [UserError!]!
+}
+
 "The appointment to book."
 input ScheduleAppointmentInput {
   "The case the appointment is for."
@@ -1732,6 +1788,16 @@ func (ec *executionContext) childFields_Clinic(ctx context.Context, field graphq
 		return ec.fieldContext_Clinic_doctors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Clinic", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateCasePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "case":
+		return ec.fieldContext_CreateCasePayload_case(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CreateCasePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCasePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Doctor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2045,6 +2111,20 @@ func (ec *executionContext) field_Insurer_patients_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCaseInput, error) {
+			return ec.unmarshalNCreateCaseInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCreateCaseInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3278,6 +3358,70 @@ func (ec *executionContext) fieldContext_Clinic_doctors(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateCasePayload_case(ctx context.Context, field graphql.CollectedField, obj *model.CreateCasePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCasePayload_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Case, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCasePayload_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCasePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCasePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CreateCasePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCasePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCasePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCasePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Doctor_id(ctx context.Context, field graphql.CollectedField, obj *model.Doctor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3898,6 +4042,50 @@ func (ec *executionContext) fieldContext_Mutation_scheduleAppointment(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_scheduleAppointment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCase(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCase(ctx, fc.Args["input"].(model.CreateCaseInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateCasePayload) graphql.Marshaler {
+			return ec.marshalOCreateCasePayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCreateCasePayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCase(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCasePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCase_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6428,6 +6616,73 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCreateCaseInput(ctx context.Context, obj any) (model.CreateCaseInput, error) {
+	var it model.CreateCaseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["priority"]; !present {
+		asMap["priority"] = "NORMAL"
+	}
+
+	fieldsInOrder := [...]string{"patientId", "specialty", "summary", "priority"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "specialty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("specialty"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Specialty = data
+		case "summary":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("summary"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Summary = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalNCasePriority2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCasePriority(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCaseInput unmarshals raw into the CreateCaseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCaseInput(ctx context.Context, raw any) (model.CreateCaseInput, error) {
+	var out model.CreateCaseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCaseInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputScheduleAppointmentInput(ctx context.Context, obj any) (model.ScheduleAppointmentInput, error) {
 	var it model.ScheduleAppointmentInput
 	if obj == nil {
@@ -6959,6 +7214,44 @@ func (ec *executionContext) _Clinic(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var createCasePayloadImplementors = []string{"CreateCasePayload"}
+
+func (ec *executionContext) _CreateCasePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateCasePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCasePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCasePayload")
+		case "case":
+			out.Values[i] = ec._CreateCasePayload_case(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CreateCasePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var doctorImplementors = []string{"Doctor"}
 
 func (ec *executionContext) _Doctor(ctx context.Context, sel ast.SelectionSet, obj *model.Doctor) graphql.Marshaler {
@@ -7206,6 +7499,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "scheduleAppointment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_scheduleAppointment(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createCase":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCase(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -8228,6 +8528,11 @@ func (ec *executionContext) marshalNCaseUpdatedEvent2ᚖgithubᚗcomᚋstacker�
 	return ec._CaseUpdatedEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateCaseInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCreateCaseInput(ctx context.Context, v any) (model.CreateCaseInput, error) {
+	res, err := ec.unmarshalInputCreateCaseInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNDate2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8826,6 +9131,13 @@ func (ec *executionContext) marshalOClinic2ᚖgithubᚗcomᚋstackerᚋstacker�
 		return graphql.Null
 	}
 	return ec._Clinic(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCreateCasePayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCreateCasePayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateCasePayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreateCasePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalODoctor2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐDoctorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Doctor) graphql.Marshaler {

@@ -55,6 +55,31 @@ func (r *Resolver) updateCase(ctx context.Context, in model.UpdateCaseInput) (*m
 	return &model.UpdateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
 }
 
+func (r *Resolver) createCase(ctx context.Context, in model.CreateCaseInput) (*model.CreateCasePayload, error) {
+	row, err := r.clients.Cases.Create(ctx, cases.CreateParams{
+		PatientID: int64(in.PatientID),
+		Specialty: in.Specialty,
+		Summary:   in.Summary,
+		Priority:  model.EnumToUpstream(in.Priority),
+	})
+	if ue, ok := userErrors(err); ok {
+		return &model.CreateCasePayload{UserErrors: ue}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating a case for patient %d: %w", in.PatientID, err)
+	}
+	c := loaders.Case(row)
+	l := r.loaders(ctx)
+	l.Cases.Prime(c.ID, c)
+	pl := newPlanner(ctx, l)
+	for _, f := range pl.collect(selections(ctx), "CreateCasePayload") {
+		if f.Name == "case" {
+			pl.cases(ctx, []*model.Case{c}, f.Selections)
+		}
+	}
+	return &model.CreateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
+}
+
 func (r *Resolver) scheduleAppointment(ctx context.Context, in model.ScheduleAppointmentInput) (*model.ScheduleAppointmentPayload, error) {
 	row, err := r.clients.Appointments.Create(ctx, appointments.CreateParams{
 		CaseID:   int64(in.CaseID),

@@ -81,6 +81,10 @@ func (r *mutationResolver) ScheduleAppointment(ctx context.Context, input model.
 	return r.scheduleAppointment(ctx, input)
 }
 
+func (r *mutationResolver) CreateCase(ctx context.Context, input model.CreateCaseInput) (*model.CreateCasePayload, error) {
+	return r.createCase(ctx, input)
+}
+
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
 	return r.rels.patientInsurer.load(ctx, r.loaders(ctx), obj)
 }

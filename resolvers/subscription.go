@@ -111,8 +111,9 @@ func caseActivity(e events.Event) model.CaseActivity {
 	return caseUpdated(e)
 }
 
-// casesChanged serves Subscription.casesChanged: case updates whose case is
-// now in one of the statuses (all when none are given).
+// casesChanged serves Subscription.casesChanged: new and updated cases whose
+// case is now in one of the statuses (all when none are given). A new case
+// comes as a CaseUpdatedEvent with nothing in changed.
 func (r *Resolver) casesChanged(ctx context.Context, status []model.CaseStatus) (<-chan *model.CaseUpdatedEvent, error) {
 	var keep func(context.Context, *loaders.Loaders, *model.CaseUpdatedEvent) bool
 	if len(status) > 0 {
@@ -121,7 +122,8 @@ func (r *Resolver) casesChanged(ctx context.Context, status []model.CaseStatus) 
 			return err != nil || slices.Contains(status, c.Status) // an error is shown, not hidden
 		}
 	}
-	return stream(ctx, r, func(e events.Event) bool { return e.Type == events.TypeCaseUpdated }, caseUpdated, (*planner).caseUpdatedEvents, keep)
+	match := func(e events.Event) bool { return e.Type == events.TypeCaseUpdated || e.Type == events.TypeCaseCreated }
+	return stream(ctx, r, match, caseUpdated, (*planner).caseUpdatedEvents, keep)
 }
 
 // findByID loads a case's list through l and picks one entry by id.

@@ -29,6 +29,26 @@ type CaseEdge struct {
 	Node *Case `json:"node"`
 }
 
+// The case to open.
+type CreateCaseInput struct {
+	// The patient the case is for.
+	PatientID int `json:"patientId"`
+	// The medical specialty, one of the doctors' specialties (for example `cardiology`).
+	Specialty string `json:"specialty"`
+	// What the case is about, at most 500 characters.
+	Summary string `json:"summary"`
+	// How urgent it is.
+	Priority CasePriority `json:"priority"`
+}
+
+// The result of `createCase`.
+type CreateCasePayload struct {
+	// The new case; null when it was refused.
+	Case *Case `json:"case,omitempty"`
+	// Why the case was refused; empty when it succeeded.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // The entry points for changing data. Validation problems come back as `userErrors` in the
 // payload; a missing case is a `NOT_FOUND` error.
 type Mutation struct {

@@ -200,4 +200,34 @@ func (c *Client) Update(ctx context.Context, id int64, p UpdateParams) (Case, er
 	return cs, nil
 }
 
+// CreateParams opens a case. Priority "" leaves the service's default.
+type CreateParams struct {
+	PatientID int64
+	Specialty string
+	Summary   string
+	Priority  string
+}
+
+type createBody struct {
+	Case createCase `json:"case"`
+}
+
+type createCase struct {
+	PatientID int64  `json:"patient_id"`
+	Specialty string `json:"specialty"`
+	Summary   string `json:"summary"`
+	Priority  string `json:"priority,omitempty"`
+}
+
+// Create opens a case and returns it. It is sent once, never retried; a
+// refusal (an unknown patient included) is an *upstream.ValidationError.
+func (c *Client) Create(ctx context.Context, p CreateParams) (Case, error) {
+	body := createBody{Case: createCase(p)}
+	cs, err := upstream.SendOne[Case](ctx, c.svc, http.MethodPost, "/cases", body, "case")
+	if err != nil {
+		return Case{}, fmt.Errorf("cases: create: %w", err)
+	}
+	return cs, nil
+}
+
 func casePath(id int64) string { return "/cases/" + strconv.FormatInt(id, 10) }

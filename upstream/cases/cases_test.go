@@ -121,6 +121,33 @@ func TestClient(t *testing.T) {
 			Want: []cases.Case{case3Want},
 		},
 		{
+			Name:   "Create",
+			Status: 201, Body: `{"case":` + case4 + `}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.Create(ctx, cases.CreateParams{PatientID: 1, Specialty: "oncology", Summary: "Referral", Priority: cases.PriorityNormal})
+			},
+			Method: "POST", Path: "/cases", ReqBody: `{"case":{"patient_id":1,"specialty":"oncology","summary":"Referral","priority":"normal"}}`,
+			Want: case4Want,
+		},
+		{
+			Name:   "Create refused",
+			Status: 422, Body: `{"errors":{"patient_id":["must exist"]}}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.Create(ctx, cases.CreateParams{PatientID: 999999, Specialty: "oncology", Summary: "Referral"})
+			},
+			Method: "POST", Path: "/cases", ReqBody: `{"case":{"patient_id":999999,"specialty":"oncology","summary":"Referral"}}`,
+			WantErr: upstream.ErrBadRequest, WantErrPrefix: "cases: create: ",
+		},
+		{
+			Name:   "Create not retried on 503",
+			Status: 503, Body: `{"error":"down"}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.Create(ctx, cases.CreateParams{PatientID: 1, Specialty: "oncology", Summary: "Referral"})
+			},
+			Method: "POST", Path: "/cases", ReqBody: `{"case":{"patient_id":1,"specialty":"oncology","summary":"Referral"}}`,
+			WantErr: upstream.ErrUnavailable,
+		},
+		{
 			Name: "Update status and priority only",
 			Body: `{"case":` + case3 + `}`,
 			Call: func(ctx context.Context, c C) (any, error) {
