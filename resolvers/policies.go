@@ -198,10 +198,8 @@ func prefetchPolicyNeeds[T any](p *planner, ctx context.Context, o *object[T], v
 					continue
 				}
 				done[d] = true
-				for _, r := range o.rels {
-					if r.declared() == d {
-						r.prefetch(p, ctx, vs, nil, nil)
-					}
+				if r := o.edge(d); r != nil {
+					r.prefetch(p, ctx, vs, nil, nil)
 				}
 			}
 		}
@@ -226,10 +224,8 @@ func permitted[T any](p *planner, ctx context.Context, o *object[T], vs []T, fie
 	c := caller{Identity: id, ok: ok}
 	for _, anyOf := range pols {
 		for _, d := range p.rels.needs(c, anyOf) {
-			for _, r := range o.rels {
-				if r.declared() == d {
-					return vs
-				}
+			if o.edge(d) != nil {
+				return vs
 			}
 		}
 	}

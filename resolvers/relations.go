@@ -87,6 +87,16 @@ type object[T any] struct {
 	rels []edge[T]
 }
 
+// edge is o's relation declared as d; nil when d is not one of o's.
+func (o *object[T]) edge(d *decl) edge[T] {
+	for _, r := range o.rels {
+		if r.declared() == d {
+			return r
+		}
+	}
+	return nil
+}
+
 // loadable reports whether o is loaded by id and l has that loader.
 func (o *object[T]) loadable(l *loaders.Loaders) bool { return o.byID != nil && o.byID(l) != nil }
 
