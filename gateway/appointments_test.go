@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -242,6 +243,41 @@ func TestAppointmentMutations(t *testing.T) {
 			t.Errorf("PATCH sent %d times, want 1", n)
 		}
 	})
+}
+
+// TestDoctorCalendarAfterChanges: Doctor.appointments keeps a cancelled
+// appointment, with status CANCELLED (the console greys it out), and puts a
+// moved one at its new place.
+func TestDoctorCalendarAfterChanges(t *testing.T) {
+	e := startStacker(t, nil)
+	now := time.Now()
+	a, b := bookAppointment(t, e.Store, 3), bookAppointment(t, e.Store, 5)
+	e.mustDo(t, cancelAppt, map[string]any{"input": map[string]any{"id": idOf(a)}}, nil)
+	to := now.Add(24 * time.Hour).UTC().Truncate(time.Second)
+	e.mustDo(t, rescheduleAppt, map[string]any{"input": map[string]any{"id": idOf(b), "startsAt": to.Format(time.RFC3339)}}, nil)
+
+	var got struct {
+		Doctor struct {
+			Appointments []struct{ ID, Status, StartsAt string }
+		}
+	}
+	e.mustDo(t, `{ doctor(id: 7) { appointments(limit: 50) { id status startsAt } } }`, nil, &got)
+	want := e.Store.AppointmentsByDoctors([]int64{7}, now)
+	slices.SortStableFunc(want, func(x, y demo.Appointment) int { return x.StartsAt.Compare(y.StartsAt) })
+	if len(got.Doctor.Appointments) != len(want) {
+		t.Fatalf("%d appointments, want %d: %+v", len(got.Doctor.Appointments), len(want), got)
+	}
+	seen := map[string]string{}
+	for i, w := range want {
+		g := got.Doctor.Appointments[i]
+		if g.ID != idOf(w) || g.Status != strings.ToUpper(w.Status) || g.StartsAt != w.StartsAt.Format(time.RFC3339) {
+			t.Errorf("appointments[%d] = %+v, want %+v", i, g, w)
+		}
+		seen[g.ID] = g.Status + " " + g.StartsAt
+	}
+	if seen[idOf(a)] != "CANCELLED "+a.StartsAt.Format(time.RFC3339) || seen[idOf(b)] != "SCHEDULED "+to.Format(time.RFC3339) {
+		t.Errorf("calendar %v: want %s cancelled and %s moved to %v", seen, idOf(a), idOf(b), to)
+	}
 }
 
 func withStatus(a demo.Appointment, status string) demo.Appointment {
