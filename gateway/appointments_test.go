@@ -338,11 +338,16 @@ func TestAppointmentActivity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := dialWS(t, e.Base)
-	c.subscribe("1", `subscription { caseActivity(caseId: 12) { __typename caseId
+	// Two subscribers of the same selection: each event's appointment and
+	// doctor are read once for both.
+	const activity = `subscription { caseActivity(caseId: 12) { __typename caseId
 		... on AppointmentCancelledEvent { appointment { id status startsAt doctor { name } } }
-		... on AppointmentRescheduledEvent { appointment { id status startsAt } } } }`)
-	testsync.WaitFor(t, "a subscription", func() bool { return e.liveSubs() == 1 })
+		... on AppointmentRescheduledEvent { appointment { id status startsAt } } } }`
+	clients := []*wsClient{dialWS(t, e.Base), dialWS(t, e.Base)}
+	for _, c := range clients {
+		c.subscribe("1", activity)
+	}
+	testsync.WaitFor(t, "two subscriptions", func() bool { return e.liveSubs() == 2 })
 
 	a := bookAppointment(t, e.Store, 3)
 	id := idOf(a)
@@ -359,8 +364,10 @@ func TestAppointmentActivity(t *testing.T) {
 	// later change could show through.
 	next := func(want string) {
 		t.Helper()
-		if m := c.next(); m["type"] != "next" || jsonString(m["payload"]) != canonical(want) {
-			t.Fatalf("got %v, want %s", m, want)
+		for i, c := range clients {
+			if m := c.next(); m["type"] != "next" || jsonString(m["payload"]) != canonical(want) {
+				t.Fatalf("subscriber %d got %v, want %s", i, m, want)
+			}
 		}
 	}
 	do(cancelAppt, map[string]any{"id": "99999999"})                                 // NOT_FOUND
@@ -369,10 +376,21 @@ func TestAppointmentActivity(t *testing.T) {
 		t.Fatalf("reschedule: %s", jsonString(got))
 	}
 	next(fmt.Sprintf(`{"data":{"caseActivity":{"__typename":"AppointmentRescheduledEvent","caseId":"12","appointment":{"id":%q,"status":"SCHEDULED","startsAt":%q}}}}`, id, to))
-	if got := do(cancelAppt, map[string]any{"id": id}); got.CancelAppointment.Appointment == nil {
-		t.Fatalf("cancel: %s", jsonString(got))
+	e.Demo.ResetCounts()
+	var cancelled struct {
+		CancelAppointment struct{ Appointment *struct{ ID string } }
+	}
+	e.mustDo(t, `mutation($id: ID!) { cancelAppointment(input: {id: $id}) { appointment { id } } }`, map[string]any{"id": id}, &cancelled)
+	if cancelled.CancelAppointment.Appointment == nil {
+		t.Fatalf("cancel: %+v", cancelled)
 	}
 	next(fmt.Sprintf(`{"data":{"caseActivity":{"__typename":"AppointmentCancelledEvent","caseId":"12","appointment":{"id":%q,"status":"CANCELLED","startsAt":%q,"doctor":{"name":%q}}}}}`, id, to, doctor.Name))
+	// The PATCH, then for the event, whatever the number of subscribers: the
+	// case's appointments and the doctor.
+	wantCalls := map[string]int64{patchAppt: 1, "appointments GET /appointments?case_ids": 1, "doctors GET /doctors?ids": 1}
+	if calls := e.Demo.EndpointSnapshot(); !reflect.DeepEqual(calls, wantCalls) {
+		t.Errorf("upstream calls for the cancel and its event %v, want %v", calls, wantCalls)
+	}
 	do(cancelAppt, map[string]any{"id": id})                     // already cancelled
 	do(rescheduleAppt, map[string]any{"id": id, "startsAt": to}) // cancelled: refused
 	// A last change of case 12 marks the end: whatever the refusals
