@@ -135,6 +135,7 @@ func (s *Services) resources() []*resource {
 			one:     st.appendAppointment,
 			many:    st.appendAppointments,
 			selects: []*selector{byKeys("case_ids", "appointments", st.appendAppointmentsByCases), apptsByDoctor},
+			patch:   s.patchAppointment,
 			create:  s.createAppointment,
 		},
 		{

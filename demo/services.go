@@ -38,7 +38,8 @@ type Options struct {
 	Middleware func(service string, next http.Handler) http.Handler
 	// Publish, when set, receives the domain events of successful writes:
 	// case.updated after a PATCH of a case, appointment.scheduled after an
-	// appointment is created, as the real services publish them on the bus.
+	// appointment is created, appointment.cancelled or .rescheduled after a
+	// PATCH of one, as the real services publish them on the bus.
 	Publish func(ctx context.Context, e events.Event) error
 }
 

@@ -792,16 +792,7 @@ func (s *Store) createAppointment(in AppointmentInput, now time.Time) (Appointme
 	} else if _, ok := byID(s.doctors, *in.DoctorID); !ok {
 		verr.add("doctor_id", "must exist")
 	}
-	var startsAt time.Time
-	if in.StartsAt == "" {
-		verr.add("starts_at", "can't be blank")
-	} else if t, err := time.Parse(time.RFC3339, in.StartsAt); err != nil {
-		verr.add("starts_at", "is not a valid datetime")
-	} else if t.Before(now) {
-		verr.add("starts_at", "must be in the future")
-	} else {
-		startsAt = t.UTC()
-	}
+	startsAt := verr.startsAt(in.StartsAt, now)
 	if err := verr.err(); err != nil {
 		return Appointment{}, nil, err
 	}

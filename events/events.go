@@ -41,6 +41,10 @@ const (
 	TypeCaseUpdated          = "case.updated"
 	TypeDocumentUploaded     = "document.uploaded"
 	TypeAppointmentScheduled = "appointment.scheduled"
+	// An appointment was called off or moved: its case's activity, with
+	// AppointmentID naming it.
+	TypeAppointmentCancelled   = "appointment.cancelled"
+	TypeAppointmentRescheduled = "appointment.rescheduled"
 )
 
 // DefaultTopic is the topic (NATS subject, Redis channel, Kafka topic) the
@@ -65,7 +69,7 @@ var (
 
 // Event is one domain event as the services publish it. CaseID is set on
 // every event; DocumentID is set only on document.uploaded and AppointmentID
-// only on appointment.scheduled (0 when absent); Changed lists the changed
+// only on the appointment.* events (0 when absent); Changed lists the changed
 // fields of a case.updated and may be empty.
 //
 // Subscribers share the events they receive: treat Changed as read-only.
@@ -83,7 +87,8 @@ type Event struct {
 // error wraps ErrMalformed.
 func (e Event) Validate() error {
 	switch e.Type {
-	case TypeCaseCreated, TypeCaseUpdated, TypeDocumentUploaded, TypeAppointmentScheduled:
+	case TypeCaseCreated, TypeCaseUpdated, TypeDocumentUploaded, TypeAppointmentScheduled,
+		TypeAppointmentCancelled, TypeAppointmentRescheduled:
 	case "":
 		return fmt.Errorf("%w: type missing", ErrMalformed)
 	default:
@@ -95,7 +100,8 @@ func (e Event) Validate() error {
 	if e.Type == TypeDocumentUploaded && e.DocumentID <= 0 {
 		return fmt.Errorf("%w: %s: document_id missing or not positive", ErrMalformed, e.Type)
 	}
-	if e.Type == TypeAppointmentScheduled && e.AppointmentID <= 0 {
+	if (e.Type == TypeAppointmentScheduled || e.Type == TypeAppointmentCancelled || e.Type == TypeAppointmentRescheduled) &&
+		e.AppointmentID <= 0 {
 		return fmt.Errorf("%w: %s: appointment_id missing or not positive", ErrMalformed, e.Type)
 	}
 	if e.OccurredAt.IsZero() {

@@ -37,6 +37,16 @@ func TestDecode(t *testing.T) {
 			payload: `{"type":"appointment.scheduled","case_id":12,"appointment_id":9,"occurred_at":"2026-05-06T09:08:09+02:00","by":"staff:3"}`,
 			want:    events.Event{Type: events.TypeAppointmentScheduled, CaseID: 12, AppointmentID: 9, OccurredAt: at},
 		},
+		{
+			name:    "appointment cancelled",
+			payload: `{"type":"appointment.cancelled","case_id":12,"appointment_id":9,"occurred_at":"2026-05-06T07:08:09Z"}`,
+			want:    events.Event{Type: events.TypeAppointmentCancelled, CaseID: 12, AppointmentID: 9, OccurredAt: at},
+		},
+		{
+			name:    "appointment rescheduled",
+			payload: `{"type":"appointment.rescheduled","case_id":12,"appointment_id":9,"occurred_at":"2026-05-06T07:08:09Z"}`,
+			want:    events.Event{Type: events.TypeAppointmentRescheduled, CaseID: 12, AppointmentID: 9, OccurredAt: at},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +76,21 @@ func TestDecodeMalformed(t *testing.T) {
 				t.Errorf("Decode = %+v, %v; want ErrMalformed", e, err)
 			}
 		})
+	}
+}
+
+// TestDecodeAppointmentWithoutID: every appointment event names its
+// appointment; the subscription could not load it otherwise.
+func TestDecodeAppointmentWithoutID(t *testing.T) {
+	for _, typ := range []string{events.TypeAppointmentScheduled, events.TypeAppointmentCancelled, events.TypeAppointmentRescheduled} {
+		for _, id := range []string{``, `,"appointment_id":0`, `,"appointment_id":-3`} {
+			p := `{"type":"` + typ + `","case_id":12` + id + `,"occurred_at":"2026-05-06T07:08:09Z"}`
+			t.Run(p, func(t *testing.T) {
+				if e, err := events.Decode([]byte(p)); !errors.Is(err, events.ErrMalformed) {
+					t.Errorf("Decode = %+v, %v; want ErrMalformed", e, err)
+				}
+			})
+		}
 	}
 }
 

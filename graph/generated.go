@@ -30,6 +30,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Appointment() AppointmentResolver
+	AppointmentCancelledEvent() AppointmentCancelledEventResolver
+	AppointmentRescheduledEvent() AppointmentRescheduledEventResolver
 	AppointmentScheduledEvent() AppointmentScheduledEventResolver
 	Case() CaseResolver
 	CaseUpdatedEvent() CaseUpdatedEventResolver
@@ -57,10 +59,27 @@ type ComplexityRoot struct {
 		Status   func(childComplexity int) int
 	}
 
+	AppointmentCancelledEvent struct {
+		Appointment func(childComplexity int) int
+		CaseID      func(childComplexity int) int
+		OccurredAt  func(childComplexity int) int
+	}
+
+	AppointmentRescheduledEvent struct {
+		Appointment func(childComplexity int) int
+		CaseID      func(childComplexity int) int
+		OccurredAt  func(childComplexity int) int
+	}
+
 	AppointmentScheduledEvent struct {
 		Appointment func(childComplexity int) int
 		CaseID      func(childComplexity int) int
 		OccurredAt  func(childComplexity int) int
+	}
+
+	CancelAppointmentPayload struct {
+		Appointment func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
 	}
 
 	Case struct {
@@ -141,9 +160,11 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateCase          func(childComplexity int, input model.CreateCaseInput) int
-		ScheduleAppointment func(childComplexity int, input model.ScheduleAppointmentInput) int
-		UpdateCase          func(childComplexity int, input model.UpdateCaseInput) int
+		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
+		CreateCase            func(childComplexity int, input model.CreateCaseInput) int
+		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
+		ScheduleAppointment   func(childComplexity int, input model.ScheduleAppointmentInput) int
+		UpdateCase            func(childComplexity int, input model.UpdateCaseInput) int
 	}
 
 	PageInfo struct {
@@ -191,6 +212,11 @@ type ComplexityRoot struct {
 		StaffMember        func(childComplexity int, id int) int
 	}
 
+	RescheduleAppointmentPayload struct {
+		Appointment func(childComplexity int) int
+		UserErrors  func(childComplexity int) int
+	}
+
 	ScheduleAppointmentPayload struct {
 		Appointment func(childComplexity int) int
 		UserErrors  func(childComplexity int) int
@@ -229,6 +255,12 @@ type AppointmentResolver interface {
 	Doctor(ctx context.Context, obj *model.Appointment) (*model.Doctor, error)
 	Case(ctx context.Context, obj *model.Appointment) (*model.Case, error)
 }
+type AppointmentCancelledEventResolver interface {
+	Appointment(ctx context.Context, obj *model.AppointmentCancelledEvent) (*model.Appointment, error)
+}
+type AppointmentRescheduledEventResolver interface {
+	Appointment(ctx context.Context, obj *model.AppointmentRescheduledEvent) (*model.Appointment, error)
+}
 type AppointmentScheduledEventResolver interface {
 	Appointment(ctx context.Context, obj *model.AppointmentScheduledEvent) (*model.Appointment, error)
 }
@@ -262,6 +294,8 @@ type MutationResolver interface {
 	UpdateCase(ctx context.Context, input model.UpdateCaseInput) (*model.UpdateCasePayload, error)
 	ScheduleAppointment(ctx context.Context, input model.ScheduleAppointmentInput) (*model.ScheduleAppointmentPayload, error)
 	CreateCase(ctx context.Context, input model.CreateCaseInput) (*model.CreateCasePayload, error)
+	CancelAppointment(ctx context.Context, input model.CancelAppointmentInput) (*model.CancelAppointmentPayload, error)
+	RescheduleAppointment(ctx context.Context, input model.RescheduleAppointmentInput) (*model.RescheduleAppointmentPayload, error)
 }
 type PatientResolver interface {
 	Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error)
@@ -336,6 +370,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Appointment.Status(childComplexity), true
 
+	case "AppointmentCancelledEvent.appointment":
+		if e.ComplexityRoot.AppointmentCancelledEvent.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentCancelledEvent.Appointment(childComplexity), true
+	case "AppointmentCancelledEvent.caseId":
+		if e.ComplexityRoot.AppointmentCancelledEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentCancelledEvent.CaseID(childComplexity), true
+	case "AppointmentCancelledEvent.occurredAt":
+		if e.ComplexityRoot.AppointmentCancelledEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentCancelledEvent.OccurredAt(childComplexity), true
+
+	case "AppointmentRescheduledEvent.appointment":
+		if e.ComplexityRoot.AppointmentRescheduledEvent.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentRescheduledEvent.Appointment(childComplexity), true
+	case "AppointmentRescheduledEvent.caseId":
+		if e.ComplexityRoot.AppointmentRescheduledEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentRescheduledEvent.CaseID(childComplexity), true
+	case "AppointmentRescheduledEvent.occurredAt":
+		if e.ComplexityRoot.AppointmentRescheduledEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppointmentRescheduledEvent.OccurredAt(childComplexity), true
+
 	case "AppointmentScheduledEvent.appointment":
 		if e.ComplexityRoot.AppointmentScheduledEvent.Appointment == nil {
 			break
@@ -354,6 +426,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppointmentScheduledEvent.OccurredAt(childComplexity), true
+
+	case "CancelAppointmentPayload.appointment":
+		if e.ComplexityRoot.CancelAppointmentPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelAppointmentPayload.Appointment(childComplexity), true
+	case "CancelAppointmentPayload.userErrors":
+		if e.ComplexityRoot.CancelAppointmentPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelAppointmentPayload.UserErrors(childComplexity), true
 
 	case "Case.appointments":
 		if e.ComplexityRoot.Case.Appointments == nil {
@@ -657,6 +742,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Insurer.Patients(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Mutation.cancelAppointment":
+		if e.ComplexityRoot.Mutation.CancelAppointment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelAppointment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelAppointment(childComplexity, args["input"].(model.CancelAppointmentInput)), true
 	case "Mutation.createCase":
 		if e.ComplexityRoot.Mutation.CreateCase == nil {
 			break
@@ -668,6 +764,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCase(childComplexity, args["input"].(model.CreateCaseInput)), true
+	case "Mutation.rescheduleAppointment":
+		if e.ComplexityRoot.Mutation.RescheduleAppointment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rescheduleAppointment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RescheduleAppointment(childComplexity, args["input"].(model.RescheduleAppointmentInput)), true
 	case "Mutation.scheduleAppointment":
 		if e.ComplexityRoot.Mutation.ScheduleAppointment == nil {
 			break
@@ -922,6 +1029,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.StaffMember(childComplexity, args["id"].(int)), true
 
+	case "RescheduleAppointmentPayload.appointment":
+		if e.ComplexityRoot.RescheduleAppointmentPayload.Appointment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RescheduleAppointmentPayload.Appointment(childComplexity), true
+	case "RescheduleAppointmentPayload.userErrors":
+		if e.ComplexityRoot.RescheduleAppointmentPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RescheduleAppointmentPayload.UserErrors(childComplexity), true
+
 	case "ScheduleAppointmentPayload.appointment":
 		if e.ComplexityRoot.ScheduleAppointmentPayload.Appointment == nil {
 			break
@@ -1040,7 +1160,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
 			graphql.NewInputUnmarshaler("CreateCaseInput", ec.unmarshalInputCreateCaseInput),
+			graphql.NewInputUnmarshaler("RescheduleAppointmentInput", ec.unmarshalInputRescheduleAppointmentInput),
 			graphql.NewInputUnmarshaler("ScheduleAppointmentInput", ec.unmarshalInputScheduleAppointmentInput),
 			graphql.NewInputUnmarshaler("UpdateCaseInput", ec.unmarshalInputUpdateCaseInput),
 		)
@@ -1267,6 +1389,19 @@ type Mutation @authenticated {
 
   "Opens a case for a patient: new and unassigned."
   createCase(input: CreateCaseInput!): CreateCasePayload @requiresScopes(scopes: [["cases:write"]])
+
+  """
+  Calls an appointment off: its status becomes CANCELLED and the doctor's
+  time is free again. Refused, as a user error, for an appointment already
+  cancelled or completed.
+  """
+  cancelAppointment(input: CancelAppointmentInput!): CancelAppointmentPayload @requiresScopes(scopes: [["appointments:write"]])
+
+  """
+  Moves a scheduled appointment to another start. Refused, as a user error,
+  for a start in the past or an appointment cancelled or completed.
+  """
+  rescheduleAppointment(input: RescheduleAppointmentInput!): RescheduleAppointmentPayload @requiresScopes(scopes: [["appointments:write"]])
 }
 
 """
@@ -1279,7 +1414,10 @@ type Subscription @authenticated {
   "A case changed: the one with this id, or any case when id is left out."
   caseUpdated(id: ID): CaseUpdatedEvent!
 
-  "Everything that happens to one case: changes, uploaded documents, booked appointments."
+  """
+  Everything that happens to one case: changes, uploaded documents, and
+  appointments booked, cancelled or rescheduled.
+  """
   caseActivity(caseId: ID!): CaseActivity!
 
   """
@@ -1329,6 +1467,26 @@ type AppointmentScheduledEvent implements CaseActivity @requiresScopes(scopes: [
   "When it happened."
   occurredAt: DateTime!
   "The new appointment."
+  appointment: Appointment
+}
+
+"An appointment of a case was called off."
+type AppointmentCancelledEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "The appointment as it is now (CANCELLED, unless something changed it since)."
+  appointment: Appointment
+}
+
+"An appointment of a case was moved to another start."
+type AppointmentRescheduledEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "The appointment as it is now, with its new start."
   appointment: Appointment
 }
 
@@ -1549,7 +1707,7 @@ type Doctor @requiresScopes(scopes: [["doctors:read"]]) {
   clinic: Clinic
   """
   The doctor's upcoming appointments, those starting now or later (any
-  status), soonest first.
+  status: a cancelled one stays, with status CANCELLED), soonest first.
   """
   appointments(
     "How many appointments to return, from 1 to 50."
@@ -1679,6 +1837,36 @@ type ScheduleAppointmentPayload {
   userErrors: [UserError!]!
 }
 
+"The appointment to call off."
+input CancelAppointmentInput {
+  "The appointment's id."
+  id: ID!
+}
+
+"The result of ` + "`" + `cancelAppointment` + "`" + `."
+type CancelAppointmentPayload {
+  "The appointment as cancelled; null when the cancellation was refused."
+  appointment: Appointment
+  "Why the cancellation was refused; empty when it succeeded."
+  userErrors: [UserError!]!
+}
+
+"The appointment to move, and where to."
+input RescheduleAppointmentInput {
+  "The appointment's id."
+  id: ID!
+  "The new start; must be in the future."
+  startsAt: DateTime!
+}
+
+"The result of ` + "`" + `rescheduleAppointment` + "`" + `."
+type RescheduleAppointmentPayload {
+  "The appointment as moved; null when the move was refused."
+  appointment: Appointment
+  "Why the move was refused; empty when it succeeded."
+  userErrors: [UserError!]!
+}
+
 "A problem with the input of a mutation, to show next to the form field it concerns."
 type UserError {
   "The path to the input field at fault, for example ` + "`" + `[\"input\", \"assigneeId\"]` + "`" + `; null when the problem is not with one field."
@@ -1708,6 +1896,16 @@ func (ec *executionContext) childFields_Appointment(ctx context.Context, field g
 		return ec.fieldContext_Appointment_case(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Appointment", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_CancelAppointmentPayload_appointment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CancelAppointmentPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelAppointmentPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1916,6 +2114,16 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RescheduleAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "appointment":
+		return ec.fieldContext_RescheduleAppointmentPayload_appointment(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RescheduleAppointmentPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RescheduleAppointmentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ScheduleAppointmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "appointment":
@@ -2114,12 +2322,40 @@ func (ec *executionContext) field_Insurer_patients_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelAppointmentInput, error) {
+			return ec.unmarshalNCancelAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCancelAppointmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCase_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateCaseInput, error) {
 			return ec.unmarshalNCreateCaseInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCreateCaseInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rescheduleAppointment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RescheduleAppointmentInput, error) {
+			return ec.unmarshalNRescheduleAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐRescheduleAppointmentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2615,6 +2851,162 @@ func (ec *executionContext) fieldContext_Appointment_case(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _AppointmentCancelledEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentCancelledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentCancelledEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentCancelledEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentCancelledEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentCancelledEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentCancelledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentCancelledEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentCancelledEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentCancelledEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AppointmentCancelledEvent_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentCancelledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentCancelledEvent_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppointmentCancelledEvent().Appointment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentCancelledEvent_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppointmentCancelledEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppointmentRescheduledEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentRescheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentRescheduledEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentRescheduledEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentRescheduledEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppointmentRescheduledEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentRescheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentRescheduledEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentRescheduledEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppointmentRescheduledEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AppointmentRescheduledEvent_appointment(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentRescheduledEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppointmentRescheduledEvent_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppointmentRescheduledEvent().Appointment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppointmentRescheduledEvent_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppointmentRescheduledEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AppointmentScheduledEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.AppointmentScheduledEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2688,6 +3080,70 @@ func (ec *executionContext) fieldContext_AppointmentScheduledEvent_appointment(_
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelAppointmentPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.CancelAppointmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelAppointmentPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelAppointmentPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelAppointmentPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CancelAppointmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelAppointmentPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelAppointmentPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4092,6 +4548,94 @@ func (ec *executionContext) fieldContext_Mutation_createCase(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_cancelAppointment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelAppointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelAppointment(ctx, fc.Args["input"].(model.CancelAppointmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelAppointmentPayload) graphql.Marshaler {
+			return ec.marshalOCancelAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCancelAppointmentPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelAppointment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelAppointmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelAppointment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rescheduleAppointment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rescheduleAppointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RescheduleAppointment(ctx, fc.Args["input"].(model.RescheduleAppointmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RescheduleAppointmentPayload) graphql.Marshaler {
+			return ec.marshalORescheduleAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐRescheduleAppointmentPayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rescheduleAppointment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RescheduleAppointmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rescheduleAppointment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5096,6 +5640,70 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RescheduleAppointmentPayload_appointment(ctx context.Context, field graphql.CollectedField, obj *model.RescheduleAppointmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RescheduleAppointmentPayload_appointment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Appointment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
+			return ec.marshalOAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RescheduleAppointmentPayload_appointment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RescheduleAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Appointment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RescheduleAppointmentPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RescheduleAppointmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RescheduleAppointmentPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RescheduleAppointmentPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RescheduleAppointmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6616,6 +7224,48 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCancelAppointmentInput(ctx context.Context, obj any) (model.CancelAppointmentInput, error) {
+	var it model.CancelAppointmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelAppointmentInput unmarshals raw into the CancelAppointmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelAppointmentInput(ctx context.Context, raw any) (model.CancelAppointmentInput, error) {
+	var out model.CancelAppointmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelAppointmentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateCaseInput(ctx context.Context, obj any) (model.CreateCaseInput, error) {
 	var it model.CreateCaseInput
 	if obj == nil {
@@ -6680,6 +7330,55 @@ func (ec *executionContext) unmarshalInputCreateCaseInput(ctx context.Context, o
 func UnmarshalCreateCaseInput(ctx context.Context, raw any) (model.CreateCaseInput, error) {
 	var out model.CreateCaseInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCaseInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRescheduleAppointmentInput(ctx context.Context, obj any) (model.RescheduleAppointmentInput, error) {
+	var it model.RescheduleAppointmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "startsAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRescheduleAppointmentInput unmarshals raw into the RescheduleAppointmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRescheduleAppointmentInput(ctx context.Context, raw any) (model.RescheduleAppointmentInput, error) {
+	var out model.RescheduleAppointmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RescheduleAppointmentInput", raw, &out)
 	return out, err
 }
 
@@ -6831,6 +7530,20 @@ func (ec *executionContext) _CaseActivity(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._AppointmentScheduledEvent(ctx, sel, obj)
+	case model.AppointmentRescheduledEvent:
+		return ec._AppointmentRescheduledEvent(ctx, sel, &obj)
+	case *model.AppointmentRescheduledEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AppointmentRescheduledEvent(ctx, sel, obj)
+	case model.AppointmentCancelledEvent:
+		return ec._AppointmentCancelledEvent(ctx, sel, &obj)
+	case *model.AppointmentCancelledEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AppointmentCancelledEvent(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -6899,6 +7612,94 @@ func (ec *executionContext) _Appointment(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var appointmentCancelledEventImplementors = []string{"AppointmentCancelledEvent", "CaseActivity"}
+
+func (ec *executionContext) _AppointmentCancelledEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentCancelledEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appointmentCancelledEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppointmentCancelledEvent")
+		case "caseId":
+			out.Values[i] = ec._AppointmentCancelledEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._AppointmentCancelledEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppointmentCancelledEvent_appointment(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var appointmentRescheduledEventImplementors = []string{"AppointmentRescheduledEvent", "CaseActivity"}
+
+func (ec *executionContext) _AppointmentRescheduledEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentRescheduledEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appointmentRescheduledEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppointmentRescheduledEvent")
+		case "caseId":
+			out.Values[i] = ec._AppointmentRescheduledEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._AppointmentRescheduledEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appointment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppointmentRescheduledEvent_appointment(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appointmentScheduledEventImplementors = []string{"AppointmentScheduledEvent", "CaseActivity"}
 
 func (ec *executionContext) _AppointmentScheduledEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AppointmentScheduledEvent) graphql.Marshaler {
@@ -6926,6 +7727,44 @@ func (ec *executionContext) _AppointmentScheduledEvent(ctx context.Context, sel 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AppointmentScheduledEvent_appointment(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelAppointmentPayloadImplementors = []string{"CancelAppointmentPayload"}
+
+func (ec *executionContext) _CancelAppointmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelAppointmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelAppointmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelAppointmentPayload")
+		case "appointment":
+			out.Values[i] = ec._CancelAppointmentPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CancelAppointmentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7510,6 +8349,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "cancelAppointment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelAppointment(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rescheduleAppointment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rescheduleAppointment(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7832,6 +8685,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rescheduleAppointmentPayloadImplementors = []string{"RescheduleAppointmentPayload"}
+
+func (ec *executionContext) _RescheduleAppointmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RescheduleAppointmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rescheduleAppointmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RescheduleAppointmentPayload")
+		case "appointment":
+			out.Values[i] = ec._RescheduleAppointmentPayload_appointment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RescheduleAppointmentPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8436,6 +9327,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCancelAppointmentInput(ctx context.Context, v any) (model.CancelAppointmentInput, error) {
+	res, err := ec.unmarshalInputCancelAppointmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCase2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Case) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -8709,6 +9605,11 @@ func (ec *executionContext) marshalNPatientEdge2ᚖgithubᚗcomᚋstackerᚋstac
 		return graphql.Null
 	}
 	return ec._PatientEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRescheduleAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐRescheduleAppointmentInput(ctx context.Context, v any) (model.RescheduleAppointmentInput, error) {
+	res, err := ec.unmarshalInputRescheduleAppointmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNScheduleAppointmentInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐScheduleAppointmentInput(ctx context.Context, v any) (model.ScheduleAppointmentInput, error) {
@@ -9025,6 +9926,13 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCancelAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCancelAppointmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelAppointmentPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CancelAppointmentPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCase2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Case) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9247,6 +10155,13 @@ func (ec *executionContext) marshalOPatientConnection2ᚖgithubᚗcomᚋstacker�
 		return graphql.Null
 	}
 	return ec._PatientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORescheduleAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐRescheduleAppointmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.RescheduleAppointmentPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RescheduleAppointmentPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOScheduleAppointmentPayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐScheduleAppointmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.ScheduleAppointmentPayload) graphql.Marshaler {

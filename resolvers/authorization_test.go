@@ -113,6 +113,9 @@ func TestOperationsPerRole(t *testing.T) {
 			"CreateCase":          {"Mutation.createCase"},
 			"ScheduleAppointment": {"Mutation.scheduleAppointment"},
 			"UpdateCase":          {"Mutation.updateCase"},
+			// Changing appointments needs appointments:write.
+			"CancelAppointment":     {"Mutation.cancelAppointment"},
+			"RescheduleAppointment": {"Mutation.rescheduleAppointment"},
 		},
 	}
 	for role, byOp := range want {

@@ -300,6 +300,10 @@ func (p *planner) caseActivities(ctx context.Context, es []model.CaseActivity, s
 			walk(p, ctx, p.rels.DocumentUploadedEvent, []*model.DocumentUploadedEvent{e}, sel)
 		case *model.AppointmentScheduledEvent:
 			walk(p, ctx, p.rels.AppointmentScheduledEvent, []*model.AppointmentScheduledEvent{e}, sel)
+		case *model.AppointmentCancelledEvent:
+			walk(p, ctx, p.rels.AppointmentCancelledEvent, []*model.AppointmentCancelledEvent{e}, sel)
+		case *model.AppointmentRescheduledEvent:
+			walk(p, ctx, p.rels.AppointmentRescheduledEvent, []*model.AppointmentRescheduledEvent{e}, sel)
 		}
 	}
 }

@@ -475,6 +475,13 @@ type relations struct {
 	documentUploadedEventCase            *toOne[*model.DocumentUploadedEvent, *model.Case]
 	appointmentScheduledEventAppointment *oneOf[*model.AppointmentScheduledEvent, *model.Appointment]
 
+	// Cancelled and rescheduled appointments (cancelAppointment,
+	// rescheduleAppointment): their events' types and appointment.
+	AppointmentCancelledEvent              *object[*model.AppointmentCancelledEvent]
+	AppointmentRescheduledEvent            *object[*model.AppointmentRescheduledEvent]
+	appointmentCancelledEventAppointment   *oneOf[*model.AppointmentCancelledEvent, *model.Appointment]
+	appointmentRescheduledEventAppointment *oneOf[*model.AppointmentRescheduledEvent, *model.Appointment]
+
 	queryCase        *lookup[*model.Case]
 	queryPatient     *lookup[*model.Patient]
 	queryStaffMember *lookup[*model.StaffMember]
@@ -514,6 +521,9 @@ func newRelations() *relations {
 		CaseUpdatedEvent:          &object[*model.CaseUpdatedEvent]{name: "CaseUpdatedEvent"},
 		DocumentUploadedEvent:     &object[*model.DocumentUploadedEvent]{name: "DocumentUploadedEvent"},
 		AppointmentScheduledEvent: &object[*model.AppointmentScheduledEvent]{name: "AppointmentScheduledEvent"},
+
+		AppointmentCancelledEvent:   &object[*model.AppointmentCancelledEvent]{name: "AppointmentCancelledEvent"},
+		AppointmentRescheduledEvent: &object[*model.AppointmentRescheduledEvent]{name: "AppointmentRescheduledEvent"},
 
 		lookups: map[string]rootLookup{},
 	}
@@ -569,6 +579,17 @@ func newRelations() *relations {
 		func(e *model.AppointmentScheduledEvent) int { return e.CaseID },
 		func(e *model.AppointmentScheduledEvent) int { return e.AppointmentID },
 		func(a *model.Appointment) int { return a.ID })
+	// A cancelled or moved appointment is read back from its case's list,
+	// as a booked one is: the list is what the event's loaders share, and it
+	// holds the appointment's state after the change.
+	rs.appointmentCancelledEventAppointment = pick(rs, rs.AppointmentCancelledEvent, "appointment", rs.caseAppointments,
+		func(e *model.AppointmentCancelledEvent) int { return e.CaseID },
+		func(e *model.AppointmentCancelledEvent) int { return e.AppointmentID },
+		func(a *model.Appointment) int { return a.ID })
+	rs.appointmentRescheduledEventAppointment = pick(rs, rs.AppointmentRescheduledEvent, "appointment", rs.caseAppointments,
+		func(e *model.AppointmentRescheduledEvent) int { return e.CaseID },
+		func(e *model.AppointmentRescheduledEvent) int { return e.AppointmentID },
+		func(a *model.Appointment) int { return a.ID })
 
 	rs.queryCase = byIDArg(rs, "case", rs.Case)
 	rs.queryPatient = byIDArg(rs, "patient", rs.Patient)
@@ -585,6 +606,8 @@ func newRelations() *relations {
 	rs.root("Mutation", "updateCase", "cases", graphqlhttp.ListSize{})
 	rs.root("Mutation", "scheduleAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.root("Mutation", "createCase", "cases", graphqlhttp.ListSize{})
+	rs.root("Mutation", "cancelAppointment", "appointments", graphqlhttp.ListSize{})
+	rs.root("Mutation", "rescheduleAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.policies = newPolicies(rs)
 	rs.objects = map[string]anyObject{
 		rs.Case.name: rs.Case, rs.Patient.name: rs.Patient, rs.Insurer.name: rs.Insurer,
@@ -592,6 +615,7 @@ func newRelations() *relations {
 		rs.Appointment.name: rs.Appointment, rs.Document.name: rs.Document,
 		rs.CaseUpdatedEvent.name: rs.CaseUpdatedEvent, rs.DocumentUploadedEvent.name: rs.DocumentUploadedEvent,
 		rs.AppointmentScheduledEvent.name: rs.AppointmentScheduledEvent,
+		rs.AppointmentCancelledEvent.name: rs.AppointmentCancelledEvent, rs.AppointmentRescheduledEvent.name: rs.AppointmentRescheduledEvent,
 	}
 	return rs
 }

@@ -21,6 +21,14 @@ func (r *appointmentResolver) Case(ctx context.Context, obj *model.Appointment) 
 	return r.rels.appointmentCase.load(ctx, r.loaders(ctx), obj)
 }
 
+func (r *appointmentCancelledEventResolver) Appointment(ctx context.Context, obj *model.AppointmentCancelledEvent) (*model.Appointment, error) {
+	return r.rels.appointmentCancelledEventAppointment.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *appointmentRescheduledEventResolver) Appointment(ctx context.Context, obj *model.AppointmentRescheduledEvent) (*model.Appointment, error) {
+	return r.rels.appointmentRescheduledEventAppointment.load(ctx, r.loaders(ctx), obj)
+}
+
 func (r *appointmentScheduledEventResolver) Appointment(ctx context.Context, obj *model.AppointmentScheduledEvent) (*model.Appointment, error) {
 	return r.rels.appointmentScheduledEventAppointment.load(ctx, r.loaders(ctx), obj)
 }
@@ -83,6 +91,14 @@ func (r *mutationResolver) ScheduleAppointment(ctx context.Context, input model.
 
 func (r *mutationResolver) CreateCase(ctx context.Context, input model.CreateCaseInput) (*model.CreateCasePayload, error) {
 	return r.createCase(ctx, input)
+}
+
+func (r *mutationResolver) CancelAppointment(ctx context.Context, input model.CancelAppointmentInput) (*model.CancelAppointmentPayload, error) {
+	return r.cancelAppointment(ctx, input)
+}
+
+func (r *mutationResolver) RescheduleAppointment(ctx context.Context, input model.RescheduleAppointmentInput) (*model.RescheduleAppointmentPayload, error) {
+	return r.rescheduleAppointment(ctx, input)
 }
 
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
@@ -167,6 +183,14 @@ func (r *subscriptionResolver) CasesChanged(ctx context.Context, status []model.
 
 func (r *Resolver) Appointment() graph.AppointmentResolver { return &appointmentResolver{r} }
 
+func (r *Resolver) AppointmentCancelledEvent() graph.AppointmentCancelledEventResolver {
+	return &appointmentCancelledEventResolver{r}
+}
+
+func (r *Resolver) AppointmentRescheduledEvent() graph.AppointmentRescheduledEventResolver {
+	return &appointmentRescheduledEventResolver{r}
+}
+
 func (r *Resolver) AppointmentScheduledEvent() graph.AppointmentScheduledEventResolver {
 	return &appointmentScheduledEventResolver{r}
 }
@@ -200,18 +224,20 @@ func (r *Resolver) StaffMember() graph.StaffMemberResolver { return &staffMember
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	appointmentResolver               struct{ *Resolver }
-	appointmentScheduledEventResolver struct{ *Resolver }
-	caseResolver                      struct{ *Resolver }
-	caseUpdatedEventResolver          struct{ *Resolver }
-	clinicResolver                    struct{ *Resolver }
-	doctorResolver                    struct{ *Resolver }
-	documentResolver                  struct{ *Resolver }
-	documentUploadedEventResolver     struct{ *Resolver }
-	insurerResolver                   struct{ *Resolver }
-	mutationResolver                  struct{ *Resolver }
-	patientResolver                   struct{ *Resolver }
-	queryResolver                     struct{ *Resolver }
-	staffMemberResolver               struct{ *Resolver }
-	subscriptionResolver              struct{ *Resolver }
+	appointmentResolver                 struct{ *Resolver }
+	appointmentCancelledEventResolver   struct{ *Resolver }
+	appointmentRescheduledEventResolver struct{ *Resolver }
+	appointmentScheduledEventResolver   struct{ *Resolver }
+	caseResolver                        struct{ *Resolver }
+	caseUpdatedEventResolver            struct{ *Resolver }
+	clinicResolver                      struct{ *Resolver }
+	doctorResolver                      struct{ *Resolver }
+	documentResolver                    struct{ *Resolver }
+	documentUploadedEventResolver       struct{ *Resolver }
+	insurerResolver                     struct{ *Resolver }
+	mutationResolver                    struct{ *Resolver }
+	patientResolver                     struct{ *Resolver }
+	queryResolver                       struct{ *Resolver }
+	staffMemberResolver                 struct{ *Resolver }
+	subscriptionResolver                struct{ *Resolver }
 )

@@ -107,6 +107,10 @@ func caseActivity(e events.Event) model.CaseActivity {
 		return &model.DocumentUploadedEvent{CaseID: int(e.CaseID), DocumentID: int(e.DocumentID), OccurredAt: e.OccurredAt}
 	case events.TypeAppointmentScheduled:
 		return &model.AppointmentScheduledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
+	case events.TypeAppointmentCancelled:
+		return &model.AppointmentCancelledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
+	case events.TypeAppointmentRescheduled:
+		return &model.AppointmentRescheduledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
 	}
 	return caseUpdated(e)
 }

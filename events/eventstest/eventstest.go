@@ -188,6 +188,8 @@ func testRoundTrip(t *testing.T, a Adapter) {
 		{Type: events.TypeCaseUpdated, CaseID: 7, Changed: []string{"status", "assigneeId"}, OccurredAt: at},
 		{Type: events.TypeDocumentUploaded, CaseID: 7, DocumentID: 31, OccurredAt: at.Add(time.Second)},
 		{Type: events.TypeAppointmentScheduled, CaseID: 7, AppointmentID: 12, OccurredAt: at.Add(2 * time.Second)},
+		{Type: events.TypeAppointmentRescheduled, CaseID: 7, AppointmentID: 12, OccurredAt: at.Add(3 * time.Second)},
+		{Type: events.TypeAppointmentCancelled, CaseID: 7, AppointmentID: 12, OccurredAt: at.Add(4 * time.Second)},
 	}
 	for _, e := range want {
 		publish(t, b, e)
@@ -199,8 +201,8 @@ func testRoundTrip(t *testing.T, a Adapter) {
 		}
 	}
 	st := b.Stats()
-	if st.Received != 3 || st.Delivered != 3 || st.Subscribers != 1 || st.Malformed != 0 || st.Dropped != 0 {
-		t.Errorf("Stats = %+v, want 3 received, 3 delivered, 1 subscriber", st)
+	if n := uint64(len(want)); st.Received != n || st.Delivered != n || st.Subscribers != 1 || st.Malformed != 0 || st.Dropped != 0 {
+		t.Errorf("Stats = %+v, want %d received, %d delivered, 1 subscriber", st, n, n)
 	}
 }
 
@@ -404,6 +406,8 @@ func testInvalidPublish(t *testing.T, a Adapter) {
 		{Type: events.TypeCaseUpdated, OccurredAt: at},
 		{Type: events.TypeDocumentUploaded, CaseID: 1, OccurredAt: at},
 		{Type: events.TypeAppointmentScheduled, CaseID: 1, OccurredAt: at},
+		{Type: events.TypeAppointmentCancelled, CaseID: 1, OccurredAt: at},
+		{Type: events.TypeAppointmentRescheduled, CaseID: 1, OccurredAt: at},
 		{Type: events.TypeCaseUpdated, CaseID: 1},
 	} {
 		if err := b.Publish(t.Context(), e); !errors.Is(err, events.ErrMalformed) {

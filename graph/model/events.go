@@ -38,3 +38,25 @@ func (e AppointmentScheduledEvent) GetCaseID() int       { return e.CaseID }
 func (e AppointmentScheduledEvent) GetOccurredAt() time.Time {
 	return e.OccurredAt
 }
+
+// AppointmentCancelledEvent is an appointment.cancelled event.
+type AppointmentCancelledEvent struct {
+	CaseID        int       `json:"caseId"`
+	AppointmentID int       `json:"-"`
+	OccurredAt    time.Time `json:"occurredAt"`
+}
+
+func (AppointmentCancelledEvent) IsCaseActivity()            {}
+func (e AppointmentCancelledEvent) GetCaseID() int           { return e.CaseID }
+func (e AppointmentCancelledEvent) GetOccurredAt() time.Time { return e.OccurredAt }
+
+// AppointmentRescheduledEvent is an appointment.rescheduled event.
+type AppointmentRescheduledEvent struct {
+	CaseID        int       `json:"caseId"`
+	AppointmentID int       `json:"-"`
+	OccurredAt    time.Time `json:"occurredAt"`
+}
+
+func (AppointmentRescheduledEvent) IsCaseActivity()            {}
+func (e AppointmentRescheduledEvent) GetCaseID() int           { return e.CaseID }
+func (e AppointmentRescheduledEvent) GetOccurredAt() time.Time { return e.OccurredAt }

@@ -21,6 +21,20 @@ type CaseActivity interface {
 	GetOccurredAt() time.Time
 }
 
+// The appointment to call off.
+type CancelAppointmentInput struct {
+	// The appointment's id.
+	ID int `json:"id"`
+}
+
+// The result of `cancelAppointment`.
+type CancelAppointmentPayload struct {
+	// The appointment as cancelled; null when the cancellation was refused.
+	Appointment *Appointment `json:"appointment,omitempty"`
+	// Why the cancellation was refused; empty when it succeeded.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A case in a page of cases, with the cursor that points at it.
 type CaseEdge struct {
 	// Pass as `after` to continue the list after this case.
@@ -77,6 +91,22 @@ type PatientEdge struct {
 // The entry points for reading data. Every one needs an authenticated caller, and
 // the scopes its type asks for.
 type Query struct {
+}
+
+// The appointment to move, and where to.
+type RescheduleAppointmentInput struct {
+	// The appointment's id.
+	ID int `json:"id"`
+	// The new start; must be in the future.
+	StartsAt time.Time `json:"startsAt"`
+}
+
+// The result of `rescheduleAppointment`.
+type RescheduleAppointmentPayload struct {
+	// The appointment as moved; null when the move was refused.
+	Appointment *Appointment `json:"appointment,omitempty"`
+	// Why the move was refused; empty when it succeeded.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // The appointment to book.

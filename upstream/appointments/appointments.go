@@ -1,6 +1,6 @@
 // Package appointments is the typed client for the appointments service:
-// the appointments of a batch of cases, and booking one. It knows nothing of
-// GraphQL.
+// the appointments of a batch of cases, and booking, cancelling and
+// rescheduling one. It knows nothing of GraphQL.
 package appointments
 
 import (
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/stacker/stacker/upstream"
@@ -98,4 +99,44 @@ func (c *Client) Create(ctx context.Context, p CreateParams) (Appointment, error
 		return Appointment{}, fmt.Errorf("appointments: create: %w", err)
 	}
 	return a, nil
+}
+
+// patchBody is PATCH /appointments/:id's body: one change at a time, the
+// other field left out.
+type patchBody struct {
+	Appointment patchAppointment `json:"appointment"`
+}
+
+type patchAppointment struct {
+	Status   string     `json:"status,omitempty"`
+	StartsAt *time.Time `json:"starts_at,omitempty"`
+}
+
+// Cancel calls an appointment off and returns it as cancelled. It is sent
+// once, never retried; an unknown id is upstream.ErrNotFound and a refusal
+// (already cancelled, completed) an *upstream.ValidationError.
+func (c *Client) Cancel(ctx context.Context, id int64) (Appointment, error) {
+	a, err := c.patch(ctx, id, patchAppointment{Status: StatusCancelled})
+	if err != nil {
+		return Appointment{}, fmt.Errorf("appointments: cancel %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// Reschedule moves an appointment to startsAt, sent in UTC, and returns it
+// as moved. It is sent once, never retried; an unknown id is
+// upstream.ErrNotFound and a refusal (a start in the past, an appointment no
+// longer scheduled) an *upstream.ValidationError.
+func (c *Client) Reschedule(ctx context.Context, id int64, startsAt time.Time) (Appointment, error) {
+	utc := startsAt.UTC()
+	a, err := c.patch(ctx, id, patchAppointment{StartsAt: &utc})
+	if err != nil {
+		return Appointment{}, fmt.Errorf("appointments: reschedule %d: %w", id, err)
+	}
+	return a, nil
+}
+
+func (c *Client) patch(ctx context.Context, id int64, change patchAppointment) (Appointment, error) {
+	path := "/appointments/" + strconv.FormatInt(id, 10)
+	return upstream.SendOne[Appointment](ctx, c.svc, http.MethodPatch, path, patchBody{Appointment: change}, "appointment")
 }

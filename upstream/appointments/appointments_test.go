@@ -2,7 +2,9 @@ package appointments_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -79,5 +81,98 @@ func TestClient(t *testing.T) {
 			Method: "POST", Path: "/appointments", ReqBody: createBody,
 			WantErr: upstream.ErrUnavailable,
 		},
+		{
+			Name:   "Cancel",
+			Body:   `{"appointment":` + cancelled + `}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Cancel(ctx, 11) },
+			Method: "PATCH", Path: "/appointments/11", ReqBody: `{"appointment":{"status":"cancelled"}}`,
+			Want: cancelledWant,
+		},
+		{
+			Name:   "Cancel not found",
+			Status: 404, Body: `{"error":"not found"}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Cancel(ctx, 40) },
+			Method: "PATCH", Path: "/appointments/40", ReqBody: `{"appointment":{"status":"cancelled"}}`,
+			WantErr: upstream.ErrNotFound, WantErrPrefix: "appointments: cancel 40: ",
+		},
+		{
+			Name:   "Cancel refused",
+			Status: 422, Body: `{"errors":{"status":["is already cancelled"]}}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Cancel(ctx, 11) },
+			Method: "PATCH", Path: "/appointments/11", ReqBody: `{"appointment":{"status":"cancelled"}}`,
+			WantErr: upstream.ErrBadRequest, WantErrPrefix: "appointments: cancel 11: ",
+		},
+		{
+			Name:   "Cancel not retried on 503",
+			Status: 503, Body: `{"error":"down"}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Cancel(ctx, 11) },
+			Method: "PATCH", Path: "/appointments/11", ReqBody: `{"appointment":{"status":"cancelled"}}`,
+			WantErr: upstream.ErrUnavailable,
+		},
+		{
+			Name:   "Reschedule sends UTC",
+			Body:   `{"appointment":` + appt + `}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Reschedule(ctx, 11, startsAt) },
+			Method: "PATCH", Path: "/appointments/11", ReqBody: `{"appointment":{"starts_at":"2024-07-01T09:15:00Z"}}`,
+			Want: apptWant,
+		},
+		{
+			Name:   "Reschedule not found",
+			Status: 404, Body: `{"error":"not found"}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Reschedule(ctx, 40, startsAt) },
+			Method: "PATCH", Path: "/appointments/40", ReqBody: `{"appointment":{"starts_at":"2024-07-01T09:15:00Z"}}`,
+			WantErr: upstream.ErrNotFound, WantErrPrefix: "appointments: reschedule 40: ",
+		},
+		{
+			Name:   "Reschedule not retried on 503",
+			Status: 503, Body: `{"error":"down"}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.Reschedule(ctx, 11, startsAt) },
+			Method: "PATCH", Path: "/appointments/11", ReqBody: `{"appointment":{"starts_at":"2024-07-01T09:15:00Z"}}`,
+			WantErr: upstream.ErrUnavailable,
+		},
 	})
+}
+
+const cancelled = `{"id":11,"case_id":3,"doctor_id":4,"starts_at":"2024-07-01T09:15:00Z","status":"cancelled"}`
+
+var cancelledWant = appointments.Appointment{ID: 11, CaseID: 3, DoctorID: 4,
+	StartsAt: time.Date(2024, 7, 1, 9, 15, 0, 0, time.UTC), Status: appointments.StatusCancelled}
+
+// TestPatchValidationError: a refused cancel or reschedule is the service's
+// fields and messages, from one request.
+func TestPatchValidationError(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		call func(context.Context, *appointments.Client) error
+		want map[string][]string
+	}{
+		{"cancel", `{"errors":{"status":["is already cancelled"]}}`,
+			func(ctx context.Context, c *appointments.Client) error { _, err := c.Cancel(ctx, 11); return err },
+			map[string][]string{"status": {"is already cancelled"}}},
+		{"reschedule", `{"errors":{"starts_at":["must be in the future"]}}`,
+			func(ctx context.Context, c *appointments.Client) error {
+				_, err := c.Reschedule(ctx, 11, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+				return err
+			},
+			map[string][]string{"starts_at": {"must be in the future"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := upstreamtest.New(t, 422, tc.body)
+			c, err := appointments.New(srv.URL, upstreamtest.Client(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ve *upstream.ValidationError
+			if err := tc.call(t.Context(), c); !errors.As(err, &ve) {
+				t.Fatalf("err = %v, want *upstream.ValidationError", err)
+			}
+			if ve.Service != "appointments" || !reflect.DeepEqual(ve.Fields, tc.want) {
+				t.Errorf("ValidationError = %+v, want appointments %v", ve, tc.want)
+			}
+			if srv.Calls() != 1 {
+				t.Errorf("calls = %d, want 1", srv.Calls())
+			}
+		})
+	}
 }
