@@ -40,6 +40,9 @@ type Options struct {
 	// case.updated after a PATCH of a case, appointment.scheduled after an
 	// appointment is created, as the real services publish them on the bus.
 	Publish func(ctx context.Context, e events.Event) error
+	// MaxUploadBytes caps the file of a multipart POST /documents; 0 means
+	// DefaultMaxUploadBytes.
+	MaxUploadBytes int64
 }
 
 // Services serves the eight services over one Store, counting requests per
@@ -47,6 +50,8 @@ type Options struct {
 type Services struct {
 	store   *Store
 	publish func(ctx context.Context, e events.Event) error
+	// maxUpload caps an uploaded file (Options.MaxUploadBytes).
+	maxUpload int64
 	log     *slog.Logger
 	now     func() time.Time
 	byName  map[string]*service // fixed in New, read without locking
@@ -105,6 +110,11 @@ func New(store *Store, opts Options) *Services {
 		log:     opts.Logger,
 		now:     opts.Now,
 		byName:  make(map[string]*service),
+
+		maxUpload: opts.MaxUploadBytes,
+	}
+	if s.maxUpload <= 0 {
+		s.maxUpload = DefaultMaxUploadBytes
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

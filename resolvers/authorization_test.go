@@ -113,6 +113,7 @@ func TestOperationsPerRole(t *testing.T) {
 			"CreateCase":          {"Mutation.createCase"},
 			"ScheduleAppointment": {"Mutation.scheduleAppointment"},
 			"UpdateCase":          {"Mutation.updateCase"},
+			"UploadDocument":      {"Mutation.uploadDocument"},
 		},
 	}
 	for role, byOp := range want {

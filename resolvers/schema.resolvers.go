@@ -85,6 +85,10 @@ func (r *mutationResolver) CreateCase(ctx context.Context, input model.CreateCas
 	return r.createCase(ctx, input)
 }
 
+func (r *mutationResolver) UploadDocument(ctx context.Context, input model.UploadDocumentInput) (*model.UploadDocumentPayload, error) {
+	return r.uploadDocument(ctx, input)
+}
+
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
 	return r.rels.patientInsurer.load(ctx, r.loaders(ctx), obj)
 }
