@@ -52,10 +52,10 @@ type Services struct {
 	publish func(ctx context.Context, e events.Event) error
 	// maxUpload caps an uploaded file (Options.MaxUploadBytes).
 	maxUpload int64
-	log     *slog.Logger
-	now     func() time.Time
-	byName  map[string]*service // fixed in New, read without locking
-	scratch sync.Pool           // *scratch, a request's working memory
+	log       *slog.Logger
+	now       func() time.Time
+	byName    map[string]*service // fixed in New, read without locking
+	scratch   sync.Pool           // *scratch, a request's working memory
 
 	mu      sync.Mutex // guards servers, cancel and closed
 	servers []*http.Server
