@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -431,4 +432,73 @@ func (f *stallingFile) Read(p []byte) (int, error) {
 		return 0, errors.New("the client went away")
 	}
 	return n, err
+}
+
+// TestApolloUploadClient: the real apollo-upload-client (19, for Apollo
+// Client 4) uploads through Stacker: an accepted file is stored whole, a
+// refused type comes back as a userError on the file, and a file over the
+// limit (whose length the client declares) is refused with 413 before the
+// documents service hears of it.
+func TestApolloUploadClient(t *testing.T) {
+	needTool(t, "../e2e/node_modules/apollo-upload-client", "run ./test.sh, or npm ci in e2e/")
+	const limit = 1 << 20
+	e := startStacker(t, map[string]string{"STACKER_MAX_UPLOAD_BYTES": fmt.Sprint(limit)})
+	before := len(e.Store.DocumentsByCase(42))
+	e.Demo.ResetCounts()
+	out, err := exec.Command("node", "../e2e/upload.mjs", e.URL, "42", fmt.Sprint(3*limit)).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("upload.mjs: %v\n%s\n%s", err, out, stderr)
+	}
+	type result struct {
+		Data *struct {
+			UploadDocument *struct {
+				Document *struct {
+					ID, Kind, Title string
+					SizeBytes       int
+				}
+				UserErrors []struct {
+					Field   []string
+					Message string
+				}
+			}
+		}
+		Error *struct {
+			Name       string
+			StatusCode int
+			Codes      []string
+		}
+	}
+	var got struct{ Accepted, Refused, TooLarge result }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	letter := "%PDF-1.4\nDischarge letter\n%%EOF\n"
+	if a := got.Accepted; a.Error != nil || a.Data == nil || a.Data.UploadDocument == nil || a.Data.UploadDocument.Document == nil ||
+		a.Data.UploadDocument.Document.SizeBytes != len(letter) || a.Data.UploadDocument.Document.Kind != "MEDICAL_REPORT" {
+		t.Errorf("accepted: %s", out)
+	}
+	if r := got.Refused; r.Data == nil || r.Data.UploadDocument == nil || len(r.Data.UploadDocument.UserErrors) != 1 ||
+		strings.Join(r.Data.UploadDocument.UserErrors[0].Field, ".") != "input.file" {
+		t.Errorf("refused: %s", out)
+	}
+	// Apollo Client reads the 413's GraphQL errors (CombinedGraphQLErrors);
+	// the POST count below shows the documents service never saw it.
+	if l := got.TooLarge; l.Error == nil || len(l.Error.Codes) != 1 || l.Error.Codes[0] != "REQUEST_TOO_LARGE" {
+		t.Errorf("too large: %s", out)
+	}
+	docs := e.Store.DocumentsByCase(42)
+	if len(docs) != before+1 {
+		t.Fatalf("case 42 has %d documents, had %d: want the accepted one only", len(docs), before)
+	}
+	sum := sha256.Sum256([]byte(letter))
+	if d := docs[len(docs)-1]; d.Title != "Discharge letter" || d.SHA256 != hex.EncodeToString(sum[:]) || d.ContentType != "application/pdf" {
+		t.Errorf("stored %+v", d)
+	}
+	if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != 2 {
+		t.Errorf("POST /documents sent %d times, want 2 (the accepted and the refused file)", n)
+	}
 }
