@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stacker/stacker/auth/authtest"
 	"github.com/stacker/stacker/internal/testsync"
 )
 
@@ -510,5 +511,40 @@ func TestApolloUploadClient(t *testing.T) {
 	}
 	if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != 2 {
 		t.Errorf("POST /documents sent %d times, want 2 (the accepted and the refused file)", n)
+	}
+}
+
+// TestUploadAuthorization: uploading needs documents:write. A medical
+// advisor's upload is refused without a call to the documents service (its
+// file is discarded unread); a case manager's is stored.
+func TestUploadAuthorization(t *testing.T) {
+	k := authtest.RSAKey(t, "k1")
+	p := authtest.NewProvider(t, k)
+	e := startStacker(t, authEnv(p, nil))
+	tests := []struct {
+		role   string
+		stored int
+		code   string
+	}{
+		{"medical_advisor", 0, "UNAUTHORIZED_FIELD_OR_TYPE"},
+		{"case_manager", 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			before := len(e.Store.DocumentsByCase(42))
+			e.Demo.ResetCounts()
+			r := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Bloods"), filename: "b.pdf", contentType: "application/pdf",
+				file: newPatternFile(64 << 10), size: -1,
+				header: http.Header{"Authorization": {"Bearer " + roleToken(t, p, k, "user-"+tt.role, tt.role)}}})
+			if r.code() != tt.code {
+				t.Errorf("status %d: %s", r.status, r.raw)
+			}
+			if n := len(e.Store.DocumentsByCase(42)) - before; n != tt.stored {
+				t.Errorf("%d documents stored, want %d", n, tt.stored)
+			}
+			if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != int64(tt.stored) {
+				t.Errorf("POST /documents sent %d times, want %d", n, tt.stored)
+			}
+		})
 	}
 }
