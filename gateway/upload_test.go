@@ -548,3 +548,44 @@ func TestUploadAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestUrqlUpload: the real urql (@urql/core 6) uploads through Stacker with
+// its own multipart support, the file nested in an input object
+// (variables.input.file).
+func TestUrqlUpload(t *testing.T) {
+	needTool(t, "../e2e/node_modules/@urql/core", "run ./test.sh, or npm ci in e2e/")
+	e := startStacker(t, nil)
+	out, err := exec.Command("node", "../e2e/upload-urql.mjs", e.URL, "42").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("upload-urql.mjs: %v\n%s\n%s", err, out, stderr)
+	}
+	var got struct {
+		Data *struct {
+			UploadDocument *struct {
+				Document *struct {
+					ID, Kind, Title string
+					SizeBytes       int
+				}
+			}
+		}
+		Error *string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	const content = "an image, as far as this test is concerned"
+	if got.Error != nil || got.Data == nil || got.Data.UploadDocument == nil || got.Data.UploadDocument.Document == nil ||
+		got.Data.UploadDocument.Document.SizeBytes != len(content) || got.Data.UploadDocument.Document.Kind != "IMAGING" {
+		t.Fatalf("%s", out)
+	}
+	var id int64
+	fmt.Sscan(got.Data.UploadDocument.Document.ID, &id)
+	sum := sha256.Sum256([]byte(content))
+	if d, _ := e.Store.Document(id); d.Title != "Chest X-ray" || d.ContentType != "image/png" || d.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("stored %+v", d)
+	}
+}
