@@ -113,12 +113,12 @@ func (t *Transport) multipartPost(w http.ResponseWriter, r *http.Request, exec g
 		switch {
 		case err != nil:
 			drain(w, body)
-			t.fail(w, media, partStatus(err), codeFor(partStatus(err)), partError(err, "the file part "+strconv.Quote(key)))
+			t.fail(w, media, partStatus(err), codeFor(partStatus(err)), partError(err, "the file part "+strconv.Quote(clip(key))))
 			return
 		case part.FormName() != key:
 			drain(w, body)
 			t.fail(w, media, http.StatusBadRequest, CodeBadRequest,
-				fmt.Sprintf("the map names the file part %q, but the part after map is %q: file parts follow map, in the map's order", key, part.FormName()))
+				fmt.Sprintf("the map names the file part %q, but the part after map is %q: file parts follow map, in the map's order", clip(key), clip(part.FormName())))
 			return
 		}
 		file = &uploadFile{part: part, limit: t.opts.MaxUploadBytes}
@@ -180,7 +180,7 @@ func readField(mr *multipart.Reader, name string, budget *int64) ([]byte, int, s
 		return nil, partStatus(err), partError(err, "the "+name+" part")
 	}
 	if part.FormName() != name {
-		return nil, http.StatusBadRequest, fmt.Sprintf("expected the %s part, got %q: a multipart request starts with operations, then map, then the files", name, part.FormName())
+		return nil, http.StatusBadRequest, fmt.Sprintf("expected the %s part, got %q: a multipart request starts with operations, then map, then the files", name, clip(part.FormName()))
 	}
 	data, err := io.ReadAll(io.LimitReader(part, *budget+1))
 	if err != nil {
@@ -246,11 +246,11 @@ func parseUpload(ops, m []byte) (*graphql.RawParams, string, []string, string) {
 	}
 	f := files[0]
 	if len(f.paths) != 1 {
-		return nil, "", nil, fmt.Sprintf("map: the file %q must fill exactly one variable, not %d", f.key, len(f.paths))
+		return nil, "", nil, fmt.Sprintf("map: the file %q must fill exactly one variable, not %d", clip(f.key), len(f.paths))
 	}
 	path, err := variablePath(params.Variables, f.paths[0])
 	if err != nil {
-		return nil, "", nil, fmt.Sprintf("map: the path %q of file %q %v", f.paths[0], f.key, err)
+		return nil, "", nil, fmt.Sprintf("map: the path %q of file %q %v", clip(f.paths[0]), clip(f.key), err)
 	}
 	return params, f.key, path, ""
 }
@@ -280,12 +280,12 @@ func decodeMap(m []byte) ([]mapEntry, error) {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return nil, fmt.Errorf("the file key %q appears twice", key)
+			return nil, fmt.Errorf("the file key %q appears twice", clip(key))
 		}
 		seen[key] = true
 		var paths []string
 		if err := dec.Decode(&paths); err != nil {
-			return nil, fmt.Errorf("the paths of file %q must be a list of strings", key)
+			return nil, fmt.Errorf("the paths of file %q must be a list of strings", clip(key))
 		}
 		out = append(out, mapEntry{key: key, paths: paths})
 	}
@@ -326,7 +326,7 @@ func variablePath(vars map[string]any, path string) ([]string, error) {
 			}
 			cur = c[n]
 		default:
-			return nil, fmt.Errorf("goes through a value that is not an object or a list at %q", strings.Join(steps[:i], "."))
+			return nil, fmt.Errorf("goes through a value that is not an object or a list at %q", clip(strings.Join(steps[:i], ".")))
 		}
 	}
 	if cur != nil {
