@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/auth/authtest"
+	"github.com/stacker/stacker/demo"
 	"github.com/stacker/stacker/internal/testsync"
 )
 
@@ -416,7 +417,20 @@ func TestUploadInterrupted(t *testing.T) {
 			t.Errorf("documents calls = %d, want 1", n)
 		}
 	})
-	t.Run("documents service down", func(t *testing.T) {
+	t.Run("documents service drops the connection mid-stream", func(t *testing.T) {
+		e.Inject.Set("documents", demo.Faults{Drop: 1})
+		defer e.Inject.Set("documents", demo.Faults{})
+		before := len(e.Store.DocumentsByCase(42))
+		r := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Dropped"), filename: "d.pdf", contentType: "application/pdf", file: newPatternFile(2 << 20), size: -1})
+		if r.data.UploadDocument != nil || r.code() != "UPSTREAM_UNAVAILABLE" {
+			t.Errorf("status %d: %s", r.status, r.raw)
+		}
+		if n := len(e.Store.DocumentsByCase(42)); n != before {
+			t.Errorf("case 42 has %d documents, had %d", n, before)
+		}
+		e.mustDo(t, `{ case(id: 42) { id } }`, nil, nil)
+	})
+	t.Run("documents service answers 503 mid-stream", func(t *testing.T) {
 		e.Faults.set("documents", http.StatusServiceUnavailable)
 		defer e.Faults.set("documents", 0)
 		r := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Down"), filename: "d.pdf", contentType: "application/pdf", file: newPatternFile(512 << 10), size: -1})
