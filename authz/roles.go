@@ -13,7 +13,7 @@ func Roles() map[string][]string {
 		// patient and the insurer, chases documents, books appointments.
 		"case_manager": append([]string{
 			"cases:read", "cases:write", "patients:read", "patients:contact", "insurers:read",
-			"documents:read", "appointments:read", "appointments:write",
+			"documents:read", "documents:write", "appointments:read", "appointments:write",
 		}, reads...),
 		// Gives the medical opinion: reads the case, its documents and
 		// appointments; no contact details, no insurer, changes nothing.
@@ -33,6 +33,6 @@ func Scopes() []string {
 		"patients:read", "patients:contact",
 		"insurers:read", "staff:read", "doctors:read", "clinics:read",
 		"appointments:read", "appointments:write",
-		"documents:read",
+		"documents:read", "documents:write",
 	}
 }

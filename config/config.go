@@ -176,6 +176,12 @@ type Limits struct {
 	// BatchMax is the operations one batched POST may carry; 0 turns
 	// batching off.
 	BatchMax int `env:"STACKER_BATCH_MAX" default:"0" min:"0" max:"1000"`
+
+	// MaxUploadBytes caps the file of an upload (uploadDocument). The file
+	// is streamed to the documents service, never held, so the cap guards
+	// the service and the time a request takes more than the gateway's
+	// memory. 0 refuses uploads.
+	MaxUploadBytes int `env:"STACKER_MAX_UPLOAD_BYTES" default:"52428800" min:"0" max:"10737418240"`
 }
 
 // FrontDoor is who may call and what they may run.

@@ -8,6 +8,7 @@ import (
 	"github.com/stacker/stacker/events"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -537,9 +538,14 @@ func (s *Services) createAppointment(w http.ResponseWriter, r *http.Request) {
 	s.writeRow(w, http.StatusCreated, "appointment", enc)
 }
 
-// createDocument serves POST /documents, the demo's upload: it stores the
-// document's metadata and publishes document.uploaded.
+// createDocument serves POST /documents: as JSON, the document's metadata
+// alone; as multipart/form-data, a streamed upload (uploadDocument). It
+// stores the document and publishes document.uploaded.
 func (s *Services) createDocument(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		s.uploadDocument(w, r)
+		return
+	}
 	fields, ok := s.decodeParams(w, r, "document")
 	if !ok {
 		return

@@ -85,6 +85,11 @@ type Document struct {
 	Title      string    `json:"title"`
 	SizeBytes  int64     `json:"size_bytes"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// ContentType and SHA256 describe the file of a streamed upload
+	// (multipart POST /documents); the demo keeps no file bytes, only
+	// these. Seeded and JSON-created documents have neither.
+	ContentType string `json:"content_type,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
 }
 
 // Case statuses.

@@ -41,6 +41,9 @@ type Options struct {
 	// appointment is created, appointment.cancelled or .rescheduled after a
 	// PATCH of one, as the real services publish them on the bus.
 	Publish func(ctx context.Context, e events.Event) error
+	// MaxUploadBytes caps the file of a multipart POST /documents; 0 means
+	// DefaultMaxUploadBytes.
+	MaxUploadBytes int64
 }
 
 // Services serves the eight services over one Store, counting requests per
@@ -48,10 +51,12 @@ type Options struct {
 type Services struct {
 	store   *Store
 	publish func(ctx context.Context, e events.Event) error
-	log     *slog.Logger
-	now     func() time.Time
-	byName  map[string]*service // fixed in New, read without locking
-	scratch sync.Pool           // *scratch, a request's working memory
+	// maxUpload caps an uploaded file (Options.MaxUploadBytes).
+	maxUpload int64
+	log       *slog.Logger
+	now       func() time.Time
+	byName    map[string]*service // fixed in New, read without locking
+	scratch   sync.Pool           // *scratch, a request's working memory
 
 	mu      sync.Mutex // guards servers, cancel and closed
 	servers []*http.Server
@@ -106,6 +111,11 @@ func New(store *Store, opts Options) *Services {
 		log:     opts.Logger,
 		now:     opts.Now,
 		byName:  make(map[string]*service),
+
+		maxUpload: opts.MaxUploadBytes,
+	}
+	if s.maxUpload <= 0 {
+		s.maxUpload = DefaultMaxUploadBytes
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -712,11 +712,14 @@ type AppointmentInput struct {
 }
 
 // DocumentInput is the body of POST /documents: an upload's metadata.
+// ContentType and SHA256 are set by a streamed (multipart) upload only.
 type DocumentInput struct {
-	CaseID    *int64
-	Kind      string
-	Title     string
-	SizeBytes *int64
+	CaseID      *int64
+	Kind        string
+	Title       string
+	SizeBytes   *int64
+	ContentType string
+	SHA256      string
 }
 
 // CreateDocument validates in and stores a new document (an upload).
@@ -729,6 +732,44 @@ func (s *Store) createDocument(in DocumentInput, now time.Time) (Document, []byt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var verr ValidationError
+	s.checkDocument(in, &verr)
+	if in.SizeBytes == nil || *in.SizeBytes < 0 {
+		verr.add("size_bytes", "must be a size in bytes")
+	}
+	if err := verr.err(); err != nil {
+		return Document{}, nil, err
+	}
+	d := Document{
+		ID:          int64(len(s.documents) + 1),
+		CaseID:      *in.CaseID,
+		Kind:        in.Kind,
+		Title:       in.Title,
+		SizeBytes:   *in.SizeBytes,
+		UploadedAt:  now.UTC().Truncate(time.Second),
+		ContentType: in.ContentType,
+		SHA256:      in.SHA256,
+	}
+	s.documents = append(s.documents, d)
+	s.documentsJSON = slices.Grow(s.documentsJSON, 1)[:len(s.documents)]
+	enc := s.documentsJSON.refresh(int(d.ID-1), &d)
+	s.docsByCase[d.CaseID-1] = append(s.docsByCase[d.CaseID-1], d.ID)
+	return d, enc, nil
+}
+
+// CheckDocument validates a document's metadata, everything but its size,
+// storing nothing: a streamed upload is checked before its file is read,
+// and stored (CreateDocument, which checks again) once the file is whole.
+func (s *Store) CheckDocument(in DocumentInput) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var verr ValidationError
+	s.checkDocument(in, &verr)
+	return verr.err()
+}
+
+// checkDocument is the one rule for a document's case, kind and title.
+// The caller holds s.mu.
+func (s *Store) checkDocument(in DocumentInput, verr *ValidationError) {
 	switch {
 	case in.CaseID == nil:
 		verr.add("case_id", "can't be blank")
@@ -745,25 +786,6 @@ func (s *Store) createDocument(in DocumentInput, now time.Time) (Document, []byt
 	if in.Title == "" {
 		verr.add("title", "can't be blank")
 	}
-	if in.SizeBytes == nil || *in.SizeBytes < 0 {
-		verr.add("size_bytes", "must be a size in bytes")
-	}
-	if err := verr.err(); err != nil {
-		return Document{}, nil, err
-	}
-	d := Document{
-		ID:         int64(len(s.documents) + 1),
-		CaseID:     *in.CaseID,
-		Kind:       in.Kind,
-		Title:      in.Title,
-		SizeBytes:  *in.SizeBytes,
-		UploadedAt: now.UTC().Truncate(time.Second),
-	}
-	s.documents = append(s.documents, d)
-	s.documentsJSON = slices.Grow(s.documentsJSON, 1)[:len(s.documents)]
-	enc := s.documentsJSON.refresh(int(d.ID-1), &d)
-	s.docsByCase[d.CaseID-1] = append(s.docsByCase[d.CaseID-1], d.ID)
-	return d, enc, nil
 }
 
 // CreateAppointment validates in against the store and now, and stores a new

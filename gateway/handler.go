@@ -46,7 +46,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// upgrades and Server-Sent Events, which go to the subscription
 	// transports: graphql-transport-ws (and the legacy graphql-ws) over
 	// WebSocket, and GraphQL over Server-Sent Events.
-	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax}))
+	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax, MaxUploadBytes: int64(cfg.MaxUploadBytes)}))
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second, authn))
 	var parsed graphql.Cache[*ast.QueryDocument] = lru.New[*ast.QueryDocument](cfg.QueryCacheSize)

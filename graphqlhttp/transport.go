@@ -52,6 +52,9 @@ type Options struct {
 	// MaxBatch is the largest JSON array of operations one POST may carry;
 	// 0 turns batching off.
 	MaxBatch int
+	// MaxUploadBytes caps the file of a multipart upload (see upload.go);
+	// 0 refuses multipart requests (415).
+	MaxUploadBytes int64
 }
 
 // Transport serves GraphQL over HTTP GET and POST. It claims every request
@@ -225,6 +228,10 @@ func (t *Transport) post(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		t.fail(w, media, http.StatusBadRequest, CodeCSRF,
 			"this request has been blocked as a potential cross-site request forgery: send Content-Type: application/json, "+
 				"or a non-empty Apollo-Require-Preflight or X-Apollo-Operation-Name header")
+		return
+	}
+	if mt == "multipart/form-data" && t.opts.MaxUploadBytes > 0 {
+		t.multipartPost(w, r, exec, media, ctParams)
 		return
 	}
 	if mt != mediaJSON {

@@ -5,8 +5,8 @@ import (
 	"github.com/stacker/stacker/upstream/documents"
 )
 
-// document converts a documents-service row to its GraphQL model.
-func document(d documents.Document) *model.Document {
+// Document converts a documents-service row to its GraphQL model.
+func Document(d documents.Document) *model.Document {
 	return &model.Document{
 		ID:         int(d.ID),
 		CaseID:     int(d.CaseID),

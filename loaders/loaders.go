@@ -157,7 +157,7 @@ func New(c Clients, o Options) *Loaders {
 
 		CasesByPatient:     byParent("cases", "patient", o, c.Cases.CasesByPatientIDs, Case, func(c *model.Case) int { return c.PatientID }),
 		AppointmentsByCase: byParent("appointments", "case", o, c.Appointments.AppointmentsByCaseIDs, Appointment, func(a *model.Appointment) int { return a.CaseID }),
-		DocumentsByCase:    byParent("documents", "case", o, c.Documents.DocumentsByCaseIDs, document, func(d *model.Document) int { return d.CaseID }),
+		DocumentsByCase:    byParent("documents", "case", o, c.Documents.DocumentsByCaseIDs, Document, func(d *model.Document) int { return d.CaseID }),
 		DoctorsByClinic:    byParent("doctors", "clinic", o, c.Doctors.DoctorsByClinicIDs, Doctor, func(d *model.Doctor) int { return d.ClinicID }),
 		UpcomingByDoctor:   byParent("appointments", "doctor", o, upcomingByDoctor(c.Appointments, now()), Appointment, func(a *model.Appointment) int { return a.DoctorID }),
 		CasesByAssignee:    byParent("cases", "assignee", o, casesByAssignee(c.Cases), Case, assigneeOf),

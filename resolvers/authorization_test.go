@@ -116,6 +116,7 @@ func TestOperationsPerRole(t *testing.T) {
 			// Changing appointments needs appointments:write.
 			"CancelAppointment":     {"Mutation.cancelAppointment"},
 			"RescheduleAppointment": {"Mutation.rescheduleAppointment"},
+			"UploadDocument":        {"Mutation.uploadDocument"},
 		},
 	}
 	for role, byOp := range want {

@@ -191,8 +191,13 @@ func classify(err error) (code, service, msg string) {
 		rp  *panicError
 		ref *argRefusal
 		den *authz.Error
+		upl *graphqlhttp.UploadError
 	)
 	switch {
+	case errors.As(err, &upl):
+		// Before the upstream cases: a file that failed to read aborts
+		// the upstream request, and the file's error is the cause.
+		return upl.Code, "", upl.Msg
 	case errors.As(err, &den):
 		return CodeUnauthorizedFieldOrType, "", den.Error()
 	case errors.Is(err, audit.ErrUnavailable):

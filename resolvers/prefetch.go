@@ -170,6 +170,12 @@ func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel
 	}
 }
 
+func (p *planner) documents(ctx context.Context, ds []*model.Document, sel ast.SelectionSet) {
+	if p.rels != nil {
+		walk(p, ctx, p.rels.Document, ds, sel)
+	}
+}
+
 // keys returns the key of every item, in order (duplicates are fine: the
 // loaders claim each key once).
 func keys[T any](items []T, key func(T) int) []int {

@@ -608,6 +608,7 @@ func newRelations() *relations {
 	rs.root("Mutation", "createCase", "cases", graphqlhttp.ListSize{})
 	rs.root("Mutation", "cancelAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.root("Mutation", "rescheduleAppointment", "appointments", graphqlhttp.ListSize{})
+	rs.root("Mutation", "uploadDocument", "documents", graphqlhttp.ListSize{})
 	rs.policies = newPolicies(rs)
 	rs.objects = map[string]anyObject{
 		rs.Case.name: rs.Case, rs.Patient.name: rs.Patient, rs.Insurer.name: rs.Insurer,

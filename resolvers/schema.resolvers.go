@@ -101,6 +101,10 @@ func (r *mutationResolver) RescheduleAppointment(ctx context.Context, input mode
 	return r.rescheduleAppointment(ctx, input)
 }
 
+func (r *mutationResolver) UploadDocument(ctx context.Context, input model.UploadDocumentInput) (*model.UploadDocumentPayload, error) {
+	return r.uploadDocument(ctx, input)
+}
+
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
 	return r.rels.patientInsurer.load(ctx, r.loaders(ctx), obj)
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -133,6 +134,15 @@ func GetOne[T any](ctx context.Context, s *Service, path, key string) (T, error)
 func SendOne[T any](ctx context.Context, s *Service, method, path string, body any, key string) (T, error) {
 	var item T
 	err := s.Send(ctx, method, path, body, &keyed{key: key, dst: &item})
+	return item, err
+}
+
+// SendStreamOne is SendOne for a streamed body (see Service.SendStream):
+// sent once, never buffered, and the value under key decoded from the
+// answer.
+func SendStreamOne[T any](ctx context.Context, s *Service, method, path, contentType string, body io.Reader, key string) (T, error) {
+	var item T
+	err := s.SendStream(ctx, method, path, contentType, body, &keyed{key: key, dst: &item})
 	return item, err
 }
 

@@ -130,13 +130,36 @@ func (s *Service) Send(ctx context.Context, method, path string, body, out any) 
 	if err != nil {
 		return fmt.Errorf("upstream %s: %s %s: encode body: %w", s.name, method, path, err)
 	}
-	return s.do(ctx, method, s.base+path, request{path: path}, bytes.NewReader(data), out)
+	return s.do(ctx, method, s.base+path, request{path: path}, &payload{r: bytes.NewReader(data), contentType: "application/json"}, out)
+}
+
+// SendStream sends body, of the given content type, with method (never GET
+// or HEAD) to base+path as it is read: chunked, never buffered, and sent
+// exactly once. A streamed body cannot be replayed, so nothing retries it:
+// the shared client sends every write straight to the pool (bypassing
+// retryablehttp, which would read the whole body into memory to be able
+// to retry), and net/http cannot resend it on a dropped idle connection
+// either, since the request has no GetBody. Everything else a call gets is
+// the same as Send's: identity headers, X-Request-Id, traceparent, the
+// guard, the observers and the span. A failure to read body aborts the
+// request, so the service sees a broken body; the error wraps the read's.
+func (s *Service) SendStream(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	if method == http.MethodGet || method == http.MethodHead || body == nil {
+		return fmt.Errorf("upstream %s: %s %s: a streamed body needs a write method and a body", s.name, method, path)
+	}
+	return s.do(ctx, method, s.base+path, request{path: path}, &payload{r: body, contentType: contentType}, out)
+}
+
+// payload is a request's body and its content type.
+type payload struct {
+	r           io.Reader
+	contentType string
 }
 
 // do makes the call, in a span of its own when the service is traced, and
 // tells the observers about it when there are any: the service's, and the
 // one its context carries (WithCallRecorder).
-func (s *Service) do(ctx context.Context, method, rawURL string, r request, body io.Reader, out any) (err error) {
+func (s *Service) do(ctx context.Context, method, rawURL string, r request, body *payload, out any) (err error) {
 	if c, ok := ctx.Value(callCountKey).(*CallCount); ok {
 		c.n.Add(1)
 	}
@@ -174,7 +197,7 @@ func (s *Service) do(ctx context.Context, method, rawURL string, r request, body
 }
 
 // guarded is one call under the service's guard, if it has one.
-func (s *Service) guarded(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
+func (s *Service) guarded(ctx context.Context, method, rawURL string, body *payload, out any) error {
 	if s.guard == nil {
 		return s.call(ctx, method, rawURL, body, out)
 	}
@@ -184,15 +207,19 @@ func (s *Service) guarded(ctx context.Context, method, rawURL string, body io.Re
 }
 
 // call is one call, retries included, outside the guard.
-func (s *Service) call(ctx context.Context, method, rawURL string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+func (s *Service) call(ctx context.Context, method, rawURL string, body *payload, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = body.r
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
 	if err != nil {
 		return fmt.Errorf("upstream %s: build request: %w", s.name, err)
 	}
 	h := req.Header
 	h["Accept"] = []string{"application/json"}
 	if body != nil {
-		h["Content-Type"] = []string{"application/json"}
+		h["Content-Type"] = []string{body.contentType}
 	}
 	if id, ok := RequestID(ctx); ok {
 		h["X-Request-Id"] = []string{id}

@@ -154,6 +154,26 @@ type UpdateCasePayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// The document to upload.
+type UploadDocumentInput struct {
+	// The case the document belongs to.
+	CaseID int `json:"caseId"`
+	// What kind of document it is.
+	Kind DocumentKind `json:"kind"`
+	// The document's title, as the case file lists it.
+	Title string `json:"title"`
+	// The file: a PDF, PNG, JPEG, DICOM or plain text file.
+	File graphql.Upload `json:"file"`
+}
+
+// The result of `uploadDocument`.
+type UploadDocumentPayload struct {
+	// The stored document; null when the upload was refused.
+	Document *Document `json:"document,omitempty"`
+	// Why the upload was refused; empty when it succeeded.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A problem with the input of a mutation, to show next to the form field it concerns.
 type UserError struct {
 	// The path to the input field at fault, for example `["input", "assigneeId"]`; null when the problem is not with one field.

@@ -1,0 +1,84 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// observed records the calls an Observer sees.
+type observed struct {
+	mu    sync.Mutex
+	calls []Call
+}
+
+func (o *observed) ObserveCall(_ context.Context, c Call) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls = append(o.calls, c)
+}
+
+// TestSendStream: a streamed body goes out chunked, as it is read, once
+// (a 503 is not retried), with the headers and observers of any call; a
+// body that fails to read aborts the request with the read's error.
+func TestSendStream(t *testing.T) {
+	t.Run("sent once, chunked, observed", func(t *testing.T) {
+		f := newFake(t, step{status: 503, body: `{"error":"down"}`})
+		var o observed
+		s := newTestService(t, f, testOptions())
+		ctx := WithCallRecorder(WithRequestID(context.Background(), "req-7"), &o)
+		err := s.SendStream(ctx, http.MethodPost, "/things", "text/plain", io.MultiReader(strings.NewReader("a"), strings.NewReader("b")), nil)
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v", err)
+		}
+		if n := f.calls.Load(); n != 1 {
+			t.Errorf("sent %d times, want 1", n)
+		}
+		h := f.lastHeader()
+		if h.Get("X-Request-Id") != "req-7" || h.Get("Content-Type") != "text/plain" {
+			t.Errorf("headers %v", h)
+		}
+		if string(f.body) != "ab" {
+			t.Errorf("body %q", f.body)
+		}
+		if len(o.calls) != 1 || o.calls[0].Method != "POST" || o.calls[0].Status != 503 || o.calls[0].Retries != 0 {
+			t.Errorf("observed %+v", o.calls)
+		}
+	})
+	t.Run("a body that fails aborts the request", func(t *testing.T) {
+		got := make(chan error, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(r.Body)
+			got <- err
+		}))
+		t.Cleanup(srv.Close)
+		hc := NewHTTPClient(testOptions())
+		t.Cleanup(hc.CloseIdleConnections)
+		s, _ := NewService("documents", srv.URL, hc)
+		broken := errors.New("the client went away")
+		body := io.MultiReader(strings.NewReader(strings.Repeat("x", 64<<10)), &failing{err: broken})
+		err := s.SendStream(context.Background(), http.MethodPost, "/documents", "application/pdf", body, nil)
+		if !errors.Is(err, broken) {
+			t.Errorf("err = %v, want it to wrap the body's", err)
+		}
+		if serr := <-got; serr == nil {
+			t.Error("the service read a whole body")
+		}
+	})
+	t.Run("GET is refused", func(t *testing.T) {
+		f := newFake(t, ok200)
+		s := newTestService(t, f, testOptions())
+		if err := s.SendStream(context.Background(), http.MethodGet, "/things", "text/plain", strings.NewReader("a"), nil); err == nil || f.calls.Load() != 0 {
+			t.Errorf("err = %v, calls %d", err, f.calls.Load())
+		}
+	})
+}
+
+type failing struct{ err error }
+
+func (f *failing) Read([]byte) (int, error) { return 0, f.err }
