@@ -300,6 +300,8 @@ func (p *planner) caseActivities(ctx context.Context, es []model.CaseActivity, s
 			walk(p, ctx, p.rels.DocumentUploadedEvent, []*model.DocumentUploadedEvent{e}, sel)
 		case *model.AppointmentScheduledEvent:
 			walk(p, ctx, p.rels.AppointmentScheduledEvent, []*model.AppointmentScheduledEvent{e}, sel)
+		case *model.CaseNoteAddedEvent:
+			walk(p, ctx, p.rels.CaseNoteAddedEvent, []*model.CaseNoteAddedEvent{e}, sel)
 		}
 	}
 }

@@ -107,6 +107,8 @@ func caseActivity(e events.Event) model.CaseActivity {
 		return &model.DocumentUploadedEvent{CaseID: int(e.CaseID), DocumentID: int(e.DocumentID), OccurredAt: e.OccurredAt}
 	case events.TypeAppointmentScheduled:
 		return &model.AppointmentScheduledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
+	case events.TypeCaseNoteAdded:
+		return &model.CaseNoteAddedEvent{CaseID: int(e.CaseID), NoteID: int(e.NoteID), OccurredAt: e.OccurredAt}
 	}
 	return caseUpdated(e)
 }

@@ -38,3 +38,15 @@ func (e AppointmentScheduledEvent) GetCaseID() int       { return e.CaseID }
 func (e AppointmentScheduledEvent) GetOccurredAt() time.Time {
 	return e.OccurredAt
 }
+
+// CaseNoteAddedEvent is a case.note_added event.
+type CaseNoteAddedEvent struct {
+	CaseID     int       `json:"caseId"`
+	NoteID     int       `json:"-"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+func (CaseNoteAddedEvent) IsCaseActivity() {}
+
+func (e CaseNoteAddedEvent) GetCaseID() int           { return e.CaseID }
+func (e CaseNoteAddedEvent) GetOccurredAt() time.Time { return e.OccurredAt }
