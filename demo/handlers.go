@@ -656,7 +656,12 @@ const maxBody = 64 << 10
 // is not one JSON object or root is missing, not an object or empty (Rails'
 // params.require).
 func (s *Services) decodeParams(w http.ResponseWriter, r *http.Request, root string) (map[string]json.RawMessage, bool) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	return s.decodeParamsUpTo(w, r, root, maxBody)
+}
+
+// decodeParamsUpTo is decodeParams reading at most limit bytes.
+func (s *Services) decodeParamsUpTo(w http.ResponseWriter, r *http.Request, root string, limit int64) (map[string]json.RawMessage, bool) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	var body map[string]json.RawMessage
 	err := dec.Decode(&body)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {

@@ -30,9 +30,15 @@ type Note struct {
 }
 
 // MaxNoteBody is the longest note, in characters (Unicode code points, as
-// Rails' length validation counts them). It keeps a valid request body
-// (at most 4 bytes a character, escaped) well under maxBody.
+// Rails' length validation counts them).
 const MaxNoteBody = 10_000
+
+// maxNoteRequest bounds the body of POST /cases/:id/notes. It is far above
+// a valid note so that any note a client can get through the gateway (whose
+// limit is 1 MiB a request, and which may escape each "<" as the 6 bytes
+// \u003c) is answered 422 "is too long", a message for the user, rather
+// than 400, which the gateway takes for its own mistake.
+const maxNoteRequest = 8 << 20
 
 // NoteInput is the body of POST /cases/:id/notes as received.
 type NoteInput struct {
@@ -153,7 +159,7 @@ func (s *Store) appendNotesByCases(dst []byte, caseIDs, work []int64) ([]byte, [
 // blank or too long body or an unknown author; it publishes case.note_added
 // only when the note is stored.
 func (s *Services) addNote(w http.ResponseWriter, r *http.Request, caseID int64) {
-	fields, ok := s.decodeParams(w, r, "note")
+	fields, ok := s.decodeParamsUpTo(w, r, "note", maxNoteRequest)
 	if !ok {
 		return
 	}

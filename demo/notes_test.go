@@ -107,7 +107,10 @@ func TestAddNote(t *testing.T) {
 		{"unknown author", "/cases/3/notes", `{"note":{"body":"x","author_id":999999}}`, http.StatusUnprocessableEntity, []string{"author_id"}},
 		{"no author", "/cases/3/notes", `{"note":{"body":"x"}}`, http.StatusUnprocessableEntity, []string{"author_id"}},
 		{"both", "/cases/3/notes", `{"note":{"body":"","author_id":0}}`, http.StatusUnprocessableEntity, []string{"author_id", "body"}},
-		{"over the body limit", "/cases/3/notes", `{"note":{"body":"` + strings.Repeat("a", 1<<20) + `","author_id":7}}`, http.StatusBadRequest, nil},
+		// A note as large as the gateway lets through, escaped: still a
+		// message for the user.
+		{"a 6 MB body", "/cases/3/notes", `{"note":{"body":"` + strings.Repeat(`\u003c`, 1<<20) + `","author_id":7}}`, http.StatusUnprocessableEntity, []string{"body"}},
+		{"over the request limit", "/cases/3/notes", `{"note":{"body":"` + strings.Repeat("a", maxNoteRequest) + `","author_id":7}}`, http.StatusBadRequest, nil},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
