@@ -268,6 +268,7 @@ func TestAddCaseNote(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		noStaff := staffToken(t, prov, k, "case_manager", "")
+		unknownStaff := staffToken(t, prov, k, "case_manager", "999999")
 		tooLong := strings.Repeat("a", demo.MaxNoteBody+1)
 		for _, tc := range []struct {
 			name       string
@@ -288,6 +289,8 @@ func TestAddCaseNote(t *testing.T) {
 			{name: "1 MB, under the request limit", header: asManager, vars: input("12", strings.Repeat("a", 1_000_000)), wantField: "input.body",
 				wantMsg: "is too long (maximum is 10000 characters)", wantCalls: 1},
 			{name: "caller without a staff id", header: http.Header{"Authorization": {"Bearer " + noStaff}}, vars: input("12", "x"), wantCode: "FORBIDDEN"},
+			{name: "caller whose staff id is no staff member", header: http.Header{"Authorization": {"Bearer " + unknownStaff}}, vars: input("12", "x"),
+				wantField: "", wantMsg: "the caller's staff id (the token's staff_id claim) names no staff member", wantCalls: 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := e.Store.NumNotes()

@@ -34,6 +34,14 @@ func (r *Resolver) addCaseNote(ctx context.Context, in model.AddCaseNoteInput) (
 	}
 	row, err := r.clients.Cases.AddNote(ctx, int64(in.CaseID), cases.NoteParams{Body: in.Body, AuthorID: author})
 	if ue, ok := userErrors(err); ok {
+		for _, u := range ue {
+			// author_id is no input field: it is the caller, whom the
+			// service does not know (a token naming a staff id that does
+			// not exist). No form field can fix that.
+			if len(u.Field) == 2 && u.Field[1] == "authorId" {
+				u.Field, u.Message = nil, "the caller's staff id (the token's staff_id claim) names no staff member"
+			}
+		}
 		return &model.AddCaseNotePayload{UserErrors: ue}, nil
 	}
 	if err != nil {
