@@ -35,6 +35,18 @@ type resource struct {
 	fallback *selector   // collection read without parameters; nil: 400
 	patch    func(w http.ResponseWriter, r *http.Request, id int64)
 	create   func(w http.ResponseWriter, r *http.Request)
+	nested   []*nested // resources nested in this one, such as a case's notes
+}
+
+// nested is a resource nested in a service's own, routed as Rails routes a
+// shallow nested resource: GET /<name>?<selector> reads it (by parent, as
+// any foreign-key read) and POST /<plural>/:id/<name> adds one to a parent.
+type nested struct {
+	name    string
+	selects []*selector
+	create  func(w http.ResponseWriter, r *http.Request, parentID int64)
+	// createEP is set by newService.
+	createEP *endpoint
 }
 
 // selector is one kind of collection read, chosen by the presence of any of
@@ -111,6 +123,11 @@ func (s *Services) resources() []*resource {
 			fallback: caseList,
 			patch:    s.patchCase,
 			create:   s.createCase,
+			nested: []*nested{{
+				name:    "notes",
+				selects: []*selector{byKeys("case_ids", "notes", st.appendNotesByCases)},
+				create:  s.addNote,
+			}},
 		},
 		{
 			name: "staff", singular: "staff_member",
@@ -157,6 +174,7 @@ const (
 	readOne
 	patchOne
 	createOne
+	createNested // t.nested's create under the parent t.id
 )
 
 // target is where a request is routed: the endpoint it counts against and
@@ -165,6 +183,7 @@ type target struct {
 	ep     *endpoint
 	kind   targetKind
 	sel    *selector
+	nested *nested
 	q      url.Values
 	id     int64
 	status int
@@ -175,6 +194,9 @@ type target struct {
 // route maps a request to its endpoint. It is a pure function of the request,
 // so the counting layer and the router can each call it.
 func (svc *service) route(r *http.Request) target {
+	if t, ok := svc.routeNested(r); ok {
+		return t
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, svc.prefix)
 	switch {
 	case !ok:
@@ -213,13 +235,49 @@ func (svc *service) route(r *http.Request) target {
 	return target{ep: svc.other, status: http.StatusNotFound, msg: "not found"}
 }
 
+// routeNested routes the requests of the nested resources; ok is false for
+// any other request.
+func (svc *service) routeNested(r *http.Request) (target, bool) {
+	for _, n := range svc.nested {
+		if r.URL.Path == "/"+n.name {
+			if r.Method != http.MethodGet {
+				return target{ep: svc.other, status: http.StatusMethodNotAllowed, msg: "method not allowed", allow: http.MethodGet}, true
+			}
+			return svc.pickSelector(n.selects, nil, r.URL.Query()), true
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, svc.prefix+"/")
+		if !ok {
+			continue
+		}
+		id, ok := strings.CutSuffix(rest, "/"+n.name)
+		if !ok || id == "" || strings.Contains(id, "/") {
+			continue
+		}
+		if r.Method != http.MethodPost {
+			return target{ep: svc.other, status: http.StatusMethodNotAllowed, msg: "method not allowed", allow: http.MethodPost}, true
+		}
+		parent, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return target{ep: n.createEP, status: http.StatusBadRequest, msg: fmt.Sprintf("invalid id %q", id)}, true
+		}
+		return target{ep: n.createEP, kind: createNested, nested: n, id: parent}, true
+	}
+	return target{}, false
+}
+
 // routeCollection picks the one selector whose parameters are present.
 // Parameters of two selectors together are ambiguous and rejected rather than
 // one silently winning; unrelated parameters are ignored, as Rails does.
 func (svc *service) routeCollection(q url.Values) target {
+	return svc.pickSelector(svc.selects, svc.fallback, q)
+}
+
+// pickSelector is routeCollection over selects, with fallback (nil: 400)
+// when none of their parameters is present.
+func (svc *service) pickSelector(selects []*selector, fallback *selector, q url.Values) target {
 	var found *selector
 	var foundParam string
-	for _, sel := range svc.selects {
+	for _, sel := range selects {
 		i := slices.IndexFunc(sel.params, q.Has)
 		if i < 0 {
 			continue
@@ -231,11 +289,11 @@ func (svc *service) routeCollection(q url.Values) target {
 		found, foundParam = sel, sel.params[i]
 	}
 	if found == nil {
-		found = svc.fallback
+		found = fallback
 	}
 	if found == nil {
-		names := make([]string, len(svc.selects))
-		for i, sel := range svc.selects {
+		names := make([]string, len(selects))
+		for i, sel := range selects {
 			names[i] = sel.params[0]
 		}
 		return target{ep: svc.other, status: http.StatusBadRequest,
@@ -279,6 +337,8 @@ func (svc *service) dispatch(w http.ResponseWriter, r *http.Request, t target) {
 		svc.patch(w, r, t.id)
 	case createOne:
 		svc.create(w, r)
+	case createNested:
+		t.nested.create(w, r, t.id)
 	}
 }
 
@@ -603,7 +663,12 @@ const maxBody = 64 << 10
 // is not one JSON object or root is missing, not an object or empty (Rails'
 // params.require).
 func (s *Services) decodeParams(w http.ResponseWriter, r *http.Request, root string) (map[string]json.RawMessage, bool) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	return s.decodeParamsUpTo(w, r, root, maxBody)
+}
+
+// decodeParamsUpTo is decodeParams reading at most limit bytes.
+func (s *Services) decodeParamsUpTo(w http.ResponseWriter, r *http.Request, root string, limit int64) (map[string]json.RawMessage, bool) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	var body map[string]json.RawMessage
 	err := dec.Decode(&body)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {

@@ -155,6 +155,12 @@ func newService(s *Services, res *resource) *service {
 	if res.create != nil {
 		svc.createEP = ep(http.MethodPost, coll)
 	}
+	for _, n := range res.nested {
+		for _, sel := range n.selects {
+			sel.ep = ep(http.MethodGet, "/"+n.name+"?"+sel.params[0])
+		}
+		n.createEP = ep(http.MethodPost, member+"/"+n.name)
+	}
 	svc.other = &endpoint{key: res.name + " other"}
 	svc.endpoints = append(svc.endpoints, svc.other)
 	return svc

@@ -120,6 +120,10 @@ type Store struct {
 	// holding the read lock can fill them.
 	casesJSON        jsonCache
 	appointmentsJSON jsonCache
+	// notes are the cases service's notes (notes.go), guarded by mu.
+	notes       []Note
+	notesByCase [][]int64 // by case id-1, ascending note ids
+	notesJSON   jsonCache
 }
 
 // NewStore builds the seeded data. Every call returns an identical, independent
@@ -127,6 +131,7 @@ type Store struct {
 func NewStore() *Store {
 	s := &Store{}
 	seed(s)
+	seedNotes(s)
 	s.buildIndexes()
 	return s
 }
@@ -699,6 +704,7 @@ func (s *Store) createCase(in CaseInput, now time.Time) (Case, []byte, error) {
 	s.casesByPatient[c.PatientID-1] = append(s.casesByPatient[c.PatientID-1], c.ID)
 	s.apptsByCase = append(s.apptsByCase, nil)
 	s.docsByCase = append(s.docsByCase, nil)
+	s.notesByCase = append(s.notesByCase, nil)
 	return c, enc, nil
 }
 

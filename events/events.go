@@ -45,6 +45,8 @@ const (
 	// AppointmentID naming it.
 	TypeAppointmentCancelled   = "appointment.cancelled"
 	TypeAppointmentRescheduled = "appointment.rescheduled"
+	// A note was added to a case: its case's activity, with NoteID naming it.
+	TypeCaseNoteAdded = "case.note_added"
 )
 
 // DefaultTopic is the topic (NATS subject, Redis channel, Kafka topic) the
@@ -68,8 +70,9 @@ var (
 )
 
 // Event is one domain event as the services publish it. CaseID is set on
-// every event; DocumentID is set only on document.uploaded and AppointmentID
-// only on the appointment.* events (0 when absent); Changed lists the changed
+// every event; DocumentID is set only on document.uploaded, AppointmentID
+// only on the appointment.* events and NoteID only on case.note_added (0 when
+// absent); Changed lists the changed
 // fields of a case.updated and may be empty.
 //
 // Subscribers share the events they receive: treat Changed as read-only.
@@ -78,6 +81,7 @@ type Event struct {
 	CaseID        int64     `json:"case_id"`
 	DocumentID    int64     `json:"document_id,omitempty"`
 	AppointmentID int64     `json:"appointment_id,omitempty"`
+	NoteID        int64     `json:"note_id,omitempty"`
 	Changed       []string  `json:"changed,omitempty"`
 	OccurredAt    time.Time `json:"occurred_at"`
 }
@@ -88,7 +92,7 @@ type Event struct {
 func (e Event) Validate() error {
 	switch e.Type {
 	case TypeCaseCreated, TypeCaseUpdated, TypeDocumentUploaded, TypeAppointmentScheduled,
-		TypeAppointmentCancelled, TypeAppointmentRescheduled:
+		TypeAppointmentCancelled, TypeAppointmentRescheduled, TypeCaseNoteAdded:
 	case "":
 		return fmt.Errorf("%w: type missing", ErrMalformed)
 	default:
@@ -103,6 +107,9 @@ func (e Event) Validate() error {
 	if (e.Type == TypeAppointmentScheduled || e.Type == TypeAppointmentCancelled || e.Type == TypeAppointmentRescheduled) &&
 		e.AppointmentID <= 0 {
 		return fmt.Errorf("%w: %s: appointment_id missing or not positive", ErrMalformed, e.Type)
+	}
+	if e.Type == TypeCaseNoteAdded && e.NoteID <= 0 {
+		return fmt.Errorf("%w: %s: note_id missing or not positive", ErrMalformed, e.Type)
 	}
 	if e.OccurredAt.IsZero() {
 		return fmt.Errorf("%w: %s: occurred_at missing", ErrMalformed, e.Type)

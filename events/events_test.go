@@ -47,6 +47,11 @@ func TestDecode(t *testing.T) {
 			payload: `{"type":"appointment.rescheduled","case_id":12,"appointment_id":9,"occurred_at":"2026-05-06T07:08:09Z"}`,
 			want:    events.Event{Type: events.TypeAppointmentRescheduled, CaseID: 12, AppointmentID: 9, OccurredAt: at},
 		},
+		{
+			name:    "case note added",
+			payload: `{"type":"case.note_added","case_id":12,"note_id":31,"occurred_at":"2026-05-06T07:08:09Z"}`,
+			want:    events.Event{Type: events.TypeCaseNoteAdded, CaseID: 12, NoteID: 31, OccurredAt: at},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +69,22 @@ func TestDecode(t *testing.T) {
 			again, err := events.Decode(data)
 			if err != nil || !eventstest.SameEvent(again, got) {
 				t.Errorf("round trip of %s: %+v, %v", data, again, err)
+			}
+		})
+	}
+}
+
+// A case.note_added names its note, as a document.uploaded its document:
+// without one, a subscriber would have nothing to load.
+func TestDecodeNoteAddedWithoutNote(t *testing.T) {
+	for _, p := range []string{
+		`{"type":"case.note_added","case_id":7,"occurred_at":"2026-01-01T00:00:00Z"}`,
+		`{"type":"case.note_added","case_id":7,"note_id":0,"occurred_at":"2026-01-01T00:00:00Z"}`,
+		`{"type":"case.note_added","case_id":7,"note_id":-3,"occurred_at":"2026-01-01T00:00:00Z"}`,
+	} {
+		t.Run(p, func(t *testing.T) {
+			if e, err := events.Decode([]byte(p)); !errors.Is(err, events.ErrMalformed) {
+				t.Errorf("Decode = %+v, %v; want ErrMalformed", e, err)
 			}
 		})
 	}

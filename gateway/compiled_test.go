@@ -189,6 +189,11 @@ func frontEndOperations(t *testing.T, s *demo.Store) map[string]struct {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The case detail's notes, with their authors: the seed gave case 42 none.
+	author := int64(3)
+	if _, err := s.AddNote(c.ID, demo.NoteInput{Body: "Asked the clinic for the scans", AuthorID: &author}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	vars := map[string]map[string]any{
 		"CaseBoard":          {"first": 50},
 		"CaseDetail":         {"id": "42"},

@@ -34,6 +34,8 @@ type ResolverRoot interface {
 	AppointmentRescheduledEvent() AppointmentRescheduledEventResolver
 	AppointmentScheduledEvent() AppointmentScheduledEventResolver
 	Case() CaseResolver
+	CaseNote() CaseNoteResolver
+	CaseNoteAddedEvent() CaseNoteAddedEventResolver
 	CaseUpdatedEvent() CaseUpdatedEventResolver
 	Clinic() ClinicResolver
 	Doctor() DoctorResolver
@@ -51,6 +53,11 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AddCaseNotePayload struct {
+		Note       func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Appointment struct {
 		Case     func(childComplexity int) int
 		Doctor   func(childComplexity int) int
@@ -88,6 +95,7 @@ type ComplexityRoot struct {
 		CreatedAt    func(childComplexity int) int
 		Documents    func(childComplexity int) int
 		ID           func(childComplexity int) int
+		Notes        func(childComplexity int) int
 		Patient      func(childComplexity int) int
 		Priority     func(childComplexity int) int
 		Specialty    func(childComplexity int) int
@@ -106,6 +114,21 @@ type ComplexityRoot struct {
 	CaseEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CaseNote struct {
+		Author    func(childComplexity int) int
+		Body      func(childComplexity int) int
+		Case      func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+	}
+
+	CaseNoteAddedEvent struct {
+		Case       func(childComplexity int) int
+		CaseID     func(childComplexity int) int
+		Note       func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
 	}
 
 	CaseUpdatedEvent struct {
@@ -160,6 +183,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddCaseNote           func(childComplexity int, input model.AddCaseNoteInput) int
 		CancelAppointment     func(childComplexity int, input model.CancelAppointmentInput) int
 		CreateCase            func(childComplexity int, input model.CreateCaseInput) int
 		RescheduleAppointment func(childComplexity int, input model.RescheduleAppointmentInput) int
@@ -275,6 +299,16 @@ type CaseResolver interface {
 	Assignee(ctx context.Context, obj *model.Case) (*model.StaffMember, error)
 	Appointments(ctx context.Context, obj *model.Case) ([]*model.Appointment, error)
 	Documents(ctx context.Context, obj *model.Case) ([]*model.Document, error)
+	Notes(ctx context.Context, obj *model.Case) ([]*model.CaseNote, error)
+}
+type CaseNoteResolver interface {
+	Author(ctx context.Context, obj *model.CaseNote) (*model.StaffMember, error)
+
+	Case(ctx context.Context, obj *model.CaseNote) (*model.Case, error)
+}
+type CaseNoteAddedEventResolver interface {
+	Note(ctx context.Context, obj *model.CaseNoteAddedEvent) (*model.CaseNote, error)
+	Case(ctx context.Context, obj *model.CaseNoteAddedEvent) (*model.Case, error)
 }
 type CaseUpdatedEventResolver interface {
 	Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error)
@@ -303,6 +337,7 @@ type MutationResolver interface {
 	CancelAppointment(ctx context.Context, input model.CancelAppointmentInput) (*model.CancelAppointmentPayload, error)
 	RescheduleAppointment(ctx context.Context, input model.RescheduleAppointmentInput) (*model.RescheduleAppointmentPayload, error)
 	UploadDocument(ctx context.Context, input model.UploadDocumentInput) (*model.UploadDocumentPayload, error)
+	AddCaseNote(ctx context.Context, input model.AddCaseNoteInput) (*model.AddCaseNotePayload, error)
 }
 type PatientResolver interface {
 	Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error)
@@ -345,6 +380,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AddCaseNotePayload.note":
+		if e.ComplexityRoot.AddCaseNotePayload.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddCaseNotePayload.Note(childComplexity), true
+	case "AddCaseNotePayload.userErrors":
+		if e.ComplexityRoot.AddCaseNotePayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddCaseNotePayload.UserErrors(childComplexity), true
 
 	case "Appointment.case":
 		if e.ComplexityRoot.Appointment.Case == nil {
@@ -477,6 +525,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Case.ID(childComplexity), true
+	case "Case.notes":
+		if e.ComplexityRoot.Case.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Case.Notes(childComplexity), true
 	case "Case.patient":
 		if e.ComplexityRoot.Case.Patient == nil {
 			break
@@ -551,6 +605,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CaseEdge.Node(childComplexity), true
+
+	case "CaseNote.author":
+		if e.ComplexityRoot.CaseNote.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNote.Author(childComplexity), true
+	case "CaseNote.body":
+		if e.ComplexityRoot.CaseNote.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNote.Body(childComplexity), true
+	case "CaseNote.case":
+		if e.ComplexityRoot.CaseNote.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNote.Case(childComplexity), true
+	case "CaseNote.createdAt":
+		if e.ComplexityRoot.CaseNote.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNote.CreatedAt(childComplexity), true
+	case "CaseNote.id":
+		if e.ComplexityRoot.CaseNote.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNote.ID(childComplexity), true
+
+	case "CaseNoteAddedEvent.case":
+		if e.ComplexityRoot.CaseNoteAddedEvent.Case == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNoteAddedEvent.Case(childComplexity), true
+	case "CaseNoteAddedEvent.caseId":
+		if e.ComplexityRoot.CaseNoteAddedEvent.CaseID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNoteAddedEvent.CaseID(childComplexity), true
+	case "CaseNoteAddedEvent.note":
+		if e.ComplexityRoot.CaseNoteAddedEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNoteAddedEvent.Note(childComplexity), true
+	case "CaseNoteAddedEvent.occurredAt":
+		if e.ComplexityRoot.CaseNoteAddedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CaseNoteAddedEvent.OccurredAt(childComplexity), true
 
 	case "CaseUpdatedEvent.case":
 		if e.ComplexityRoot.CaseUpdatedEvent.Case == nil {
@@ -749,6 +859,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Insurer.Patients(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Mutation.addCaseNote":
+		if e.ComplexityRoot.Mutation.AddCaseNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addCaseNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddCaseNote(childComplexity, args["input"].(model.AddCaseNoteInput)), true
 	case "Mutation.cancelAppointment":
 		if e.ComplexityRoot.Mutation.CancelAppointment == nil {
 			break
@@ -1191,6 +1312,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddCaseNoteInput", ec.unmarshalInputAddCaseNoteInput),
 			graphql.NewInputUnmarshaler("CancelAppointmentInput", ec.unmarshalInputCancelAppointmentInput),
 			graphql.NewInputUnmarshaler("CreateCaseInput", ec.unmarshalInputCreateCaseInput),
 			graphql.NewInputUnmarshaler("RescheduleAppointmentInput", ec.unmarshalInputRescheduleAppointmentInput),
@@ -1442,6 +1564,14 @@ type Mutation @authenticated {
   docs/uploads.md).
   """
   uploadDocument(input: UploadDocumentInput!): UploadDocumentPayload @requiresScopes(scopes: [["documents:write"]])
+
+  """
+  Adds a note to a case, written by the caller: the staff member the token's
+  ` + "`" + `staff_id` + "`" + ` claim names. A caller without one gets a ` + "`" + `FORBIDDEN` + "`" + ` error and
+  nothing is sent. A blank or too long body comes back as a user error on
+  ` + "`" + `["input", "body"]` + "`" + `.
+  """
+  addCaseNote(input: AddCaseNoteInput!): AddCaseNotePayload @requiresScopes(scopes: [["cases:write"]])
 }
 
 """
@@ -1455,8 +1585,8 @@ type Subscription @authenticated {
   caseUpdated(id: ID): CaseUpdatedEvent!
 
   """
-  Everything that happens to one case: changes, uploaded documents, and
-  appointments booked, cancelled or rescheduled.
+  Everything that happens to one case: changes, notes added, uploaded
+  documents, and appointments booked, cancelled or rescheduled.
   """
   caseActivity(caseId: ID!): CaseActivity!
 
@@ -1530,6 +1660,18 @@ type AppointmentRescheduledEvent implements CaseActivity @requiresScopes(scopes:
   appointment: Appointment
 }
 
+"A note was added to a case."
+type CaseNoteAddedEvent implements CaseActivity @requiresScopes(scopes: [["cases:read"]]) {
+  "The case it happened to."
+  caseId: ID!
+  "When it happened."
+  occurredAt: DateTime!
+  "The new note."
+  note: CaseNote
+  "The case as it is now."
+  case: Case
+}
+
 "A medical second-opinion case, handled by a case manager."
 type Case @requiresScopes(scopes: [["cases:read"]]) {
   "The case's id in the cases service."
@@ -1557,6 +1699,11 @@ type Case @requiresScopes(scopes: [["cases:read"]]) {
   for medical advisors.
   """
   documents: [Document!] @policy(policies: [["caseOpen"], ["medicalAdvisor"]])
+  """
+  The staff's notes on the case, oldest first (in id order). All the cases of
+  one level of a query are read in one call.
+  """
+  notes: [CaseNote!]
 }
 
 "Where a case stands in its workflow."
@@ -1940,6 +2087,36 @@ type UploadDocumentPayload {
   "Why the upload was refused; empty when it succeeded."
   userErrors: [UserError!]!
 }
+
+"A staff member's note on a case, kept by the cases service. Notes are never changed or deleted."
+type CaseNote @requiresScopes(scopes: [["cases:read"]]) {
+  "The note's id in the cases service."
+  id: ID!
+  "What the note says, at most 10,000 characters."
+  body: String! @pii
+  "The staff member who wrote it."
+  author: StaffMember
+  "When it was written."
+  createdAt: DateTime!
+  "The case it is on."
+  case: Case
+}
+
+"The note to add."
+input AddCaseNoteInput {
+  "The case to add it to."
+  caseId: ID!
+  "What the note says: not blank, at most 10,000 characters."
+  body: String!
+}
+
+"The result of ` + "`" + `addCaseNote` + "`" + `."
+type AddCaseNotePayload {
+  "The new note; null when it was refused."
+  note: CaseNote
+  "Why the note was refused; empty when it succeeded."
+  userErrors: [UserError!]!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1947,6 +2124,16 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AddCaseNotePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "note":
+		return ec.fieldContext_AddCaseNotePayload_note(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_AddCaseNotePayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddCaseNotePayload", field.Name)
+}
 
 func (ec *executionContext) childFields_Appointment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1998,6 +2185,8 @@ func (ec *executionContext) childFields_Case(ctx context.Context, field graphql.
 		return ec.fieldContext_Case_appointments(ctx, field)
 	case "documents":
 		return ec.fieldContext_Case_documents(ctx, field)
+	case "notes":
+		return ec.fieldContext_Case_notes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Case", field.Name)
 }
@@ -2024,6 +2213,22 @@ func (ec *executionContext) childFields_CaseEdge(ctx context.Context, field grap
 		return ec.fieldContext_CaseEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CaseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CaseNote(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CaseNote_id(ctx, field)
+	case "body":
+		return ec.fieldContext_CaseNote_body(ctx, field)
+	case "author":
+		return ec.fieldContext_CaseNote_author(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CaseNote_createdAt(ctx, field)
+	case "case":
+		return ec.fieldContext_CaseNote_case(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CaseNote", field.Name)
 }
 
 func (ec *executionContext) childFields_CaseUpdatedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2395,6 +2600,20 @@ func (ec *executionContext) field_Insurer_patients_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addCaseNote_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddCaseNoteInput, error) {
+			return ec.unmarshalNAddCaseNoteInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAddCaseNoteInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2807,6 +3026,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AddCaseNotePayload_note(ctx context.Context, field graphql.CollectedField, obj *model.AddCaseNotePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddCaseNotePayload_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseNote) graphql.Marshaler {
+			return ec.marshalOCaseNote2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AddCaseNotePayload_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddCaseNotePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseNote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AddCaseNotePayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.AddCaseNotePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddCaseNotePayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddCaseNotePayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddCaseNotePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _Appointment_id(ctx context.Context, field graphql.CollectedField, obj *model.Appointment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3528,6 +3811,38 @@ func (ec *executionContext) fieldContext_Case_documents(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Case_notes(ctx context.Context, field graphql.CollectedField, obj *model.Case) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Case_notes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Case().Notes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CaseNote) graphql.Marshaler {
+			return ec.marshalOCaseNote2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNoteᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Case_notes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Case",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseNote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CaseConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.CaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3695,6 +4010,249 @@ func (ec *executionContext) fieldContext_CaseEdge_node(_ context.Context, field 
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseNote_id(ctx context.Context, field graphql.CollectedField, obj *model.CaseNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNote_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNote_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseNote", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseNote_body(ctx context.Context, field graphql.CollectedField, obj *model.CaseNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNote_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNote_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseNote", field, false, false, "String")
+}
+
+func (ec *executionContext) _CaseNote_author(ctx context.Context, field graphql.CollectedField, obj *model.CaseNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNote_author(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseNote().Author(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffMember) graphql.Marshaler {
+			return ec.marshalOStaffMember2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐStaffMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNote_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseNote",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffMember(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseNote_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.CaseNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNote_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNote_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseNote", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseNote_case(ctx context.Context, field graphql.CollectedField, obj *model.CaseNote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNote_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseNote().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNote_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseNote",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Case(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseNoteAddedEvent_caseId(ctx context.Context, field graphql.CollectedField, obj *model.CaseNoteAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNoteAddedEvent_caseId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaseID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNoteAddedEvent_caseId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseNoteAddedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CaseNoteAddedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.CaseNoteAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNoteAddedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNoteAddedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CaseNoteAddedEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CaseNoteAddedEvent_note(ctx context.Context, field graphql.CollectedField, obj *model.CaseNoteAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNoteAddedEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseNoteAddedEvent().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CaseNote) graphql.Marshaler {
+			return ec.marshalOCaseNote2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNoteAddedEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseNoteAddedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CaseNote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CaseNoteAddedEvent_case(ctx context.Context, field graphql.CollectedField, obj *model.CaseNoteAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CaseNoteAddedEvent_case(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CaseNoteAddedEvent().Case(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Case) graphql.Marshaler {
+			return ec.marshalOCase2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCase(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CaseNoteAddedEvent_case(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CaseNoteAddedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Case(ctx, field)
 		},
@@ -4764,6 +5322,50 @@ func (ec *executionContext) fieldContext_Mutation_uploadDocument(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_uploadDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addCaseNote(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addCaseNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddCaseNote(ctx, fc.Args["input"].(model.AddCaseNoteInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddCaseNotePayload) graphql.Marshaler {
+			return ec.marshalOAddCaseNotePayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAddCaseNotePayload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addCaseNote(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddCaseNotePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addCaseNote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7422,6 +8024,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddCaseNoteInput(ctx context.Context, obj any) (model.AddCaseNoteInput, error) {
+	var it model.AddCaseNoteInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"caseId", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "caseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("caseId"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaseID = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddCaseNoteInput unmarshals raw into the AddCaseNoteInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddCaseNoteInput(ctx context.Context, raw any) (model.AddCaseNoteInput, error) {
+	var out model.AddCaseNoteInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddCaseNoteInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCancelAppointmentInput(ctx context.Context, obj any) (model.CancelAppointmentInput, error) {
 	var it model.CancelAppointmentInput
 	if obj == nil {
@@ -7784,6 +8435,13 @@ func (ec *executionContext) _CaseActivity(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._CaseUpdatedEvent(ctx, sel, obj)
+	case model.CaseNoteAddedEvent:
+		return ec._CaseNoteAddedEvent(ctx, sel, &obj)
+	case *model.CaseNoteAddedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CaseNoteAddedEvent(ctx, sel, obj)
 	case model.AppointmentScheduledEvent:
 		return ec._AppointmentScheduledEvent(ctx, sel, &obj)
 	case *model.AppointmentScheduledEvent:
@@ -7817,6 +8475,44 @@ func (ec *executionContext) _CaseActivity(ctx context.Context, sel ast.Selection
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var addCaseNotePayloadImplementors = []string{"AddCaseNotePayload"}
+
+func (ec *executionContext) _AddCaseNotePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddCaseNotePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addCaseNotePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddCaseNotePayload")
+		case "note":
+			out.Values[i] = ec._AddCaseNotePayload_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._AddCaseNotePayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var appointmentImplementors = []string{"Appointment"}
 
@@ -8113,6 +8809,12 @@ func (ec *executionContext) _Case(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Case_documents(ctx, field, obj)
 				})
+		case "notes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Case_notes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8199,6 +8901,111 @@ func (ec *executionContext) _CaseEdge(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var caseNoteImplementors = []string{"CaseNote"}
+
+func (ec *executionContext) _CaseNote(ctx context.Context, sel ast.SelectionSet, obj *model.CaseNote) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseNoteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseNote")
+		case "id":
+			out.Values[i] = ec._CaseNote_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._CaseNote_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "author":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseNote_author(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._CaseNote_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseNote_case(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var caseNoteAddedEventImplementors = []string{"CaseNoteAddedEvent", "CaseActivity"}
+
+func (ec *executionContext) _CaseNoteAddedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.CaseNoteAddedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, caseNoteAddedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CaseNoteAddedEvent")
+		case "caseId":
+			out.Values[i] = ec._CaseNoteAddedEvent_caseId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._CaseNoteAddedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseNoteAddedEvent_note(ctx, field, obj)
+				})
+		case "case":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CaseNoteAddedEvent_case(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8627,6 +9434,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "uploadDocument":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "addCaseNote":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addCaseNote(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -9601,6 +10415,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAddCaseNoteInput2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAddCaseNoteInput(ctx context.Context, v any) (model.AddCaseNoteInput, error) {
+	res, err := ec.unmarshalInputAddCaseNoteInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAppointment2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointment(ctx context.Context, sel ast.SelectionSet, v *model.Appointment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Appointment!")
@@ -9700,6 +10519,14 @@ func (ec *executionContext) marshalNCaseEdge2ᚖgithubᚗcomᚋstackerᚋstacker
 		return graphql.Null
 	}
 	return ec._CaseEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCaseNote2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNote(ctx context.Context, sel ast.SelectionSet, v *model.CaseNote) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CaseNote!")
+		return graphql.Null
+	}
+	return ec._CaseNote(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCasePriority2githubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCasePriority(ctx context.Context, v any) (model.CasePriority, error) {
@@ -10195,6 +11022,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOAddCaseNotePayload2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAddCaseNotePayload(ctx context.Context, sel ast.SelectionSet, v *model.AddCaseNotePayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AddCaseNotePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAppointment2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐAppointmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Appointment) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -10289,6 +11123,32 @@ func (ec *executionContext) marshalOCaseConnection2ᚖgithubᚗcomᚋstackerᚋs
 		return graphql.Null
 	}
 	return ec._CaseConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCaseNote2ᚕᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNoteᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CaseNote) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaseNote2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNote(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCaseNote2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCaseNote(ctx context.Context, sel ast.SelectionSet, v *model.CaseNote) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CaseNote(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCasePriority2ᚖgithubᚗcomᚋstackerᚋstackerᚋgraphᚋmodelᚐCasePriority(ctx context.Context, v any) (*model.CasePriority, error) {

@@ -136,6 +136,8 @@ type Loaders struct {
 	CasesByAssignee *Loader[[]*model.Case]
 	// PatientsByInsurer lists an insurer's patients in id order.
 	PatientsByInsurer *Loader[[]*model.Patient]
+	// NotesByCase lists a case's notes in id order, oldest first.
+	NotesByCase *Loader[[]*model.CaseNote]
 }
 
 // New builds a fresh set of loaders for one operation.
@@ -162,6 +164,7 @@ func New(c Clients, o Options) *Loaders {
 		UpcomingByDoctor:   byParent("appointments", "doctor", o, upcomingByDoctor(c.Appointments, now()), Appointment, func(a *model.Appointment) int { return a.DoctorID }),
 		CasesByAssignee:    byParent("cases", "assignee", o, casesByAssignee(c.Cases), Case, assigneeOf),
 		PatientsByInsurer:  byParent("patients", "insurer", o, patientsByInsurer(c.Patients), Patient, func(p *model.Patient) int { return p.InsurerID }),
+		NotesByCase:        byParent("cases", "case", o, notesByCase(c.Cases), CaseNote, func(n *model.CaseNote) int { return n.CaseID }),
 	}
 }
 

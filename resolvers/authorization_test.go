@@ -110,6 +110,7 @@ func TestOperationsPerRole(t *testing.T) {
 			// The insurer screen is a case manager's: no insurers:read.
 			"InsurerPatients":     {"Insurer.id", "Insurer.kind", "Insurer.name", "Insurer.patients", "Query.insurer"},
 			"PatientSearch":       {"Insurer.id", "Insurer.kind", "Insurer.name", "Patient.dateOfBirth", "Patient.email", "Patient.insurer", "Patient.phone"},
+			"AddCaseNote":         {"Mutation.addCaseNote"},
 			"CreateCase":          {"Mutation.createCase"},
 			"ScheduleAppointment": {"Mutation.scheduleAppointment"},
 			"UpdateCase":          {"Mutation.updateCase"},

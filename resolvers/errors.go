@@ -208,6 +208,8 @@ func classify(err error) (code, service, msg string) {
 		return CodeTooManySubs, "", live.ErrTooManyOnReplica.Error()
 	case errors.Is(err, live.ErrNoEvents):
 		return CodeNoSubscriptions, "", live.ErrNoEvents.Error()
+	case errors.Is(err, errNoAuthor):
+		return CodeForbidden, "", errNoAuthor.Error()
 	case errors.As(err, &in):
 		return CodeBadUserInput, "", in.msg
 	case errors.As(err, &lp):
@@ -439,7 +441,7 @@ func (r *Resolver) report(ctx context.Context, code, service string, gerr *gqler
 func (r *Resolver) logError(ctx context.Context, code string, gerr *gqlerror.Error, cause error, logged string) {
 	level := slog.LevelError
 	switch code {
-	case CodeBadUserInput, CodeNotFound, CodeUnauthorizedFieldOrType:
+	case CodeBadUserInput, CodeNotFound, CodeUnauthorizedFieldOrType, CodeForbidden:
 		level = slog.LevelInfo
 	case CodeAuditUnavailable:
 		// The trail logged its failure as an error; a response can withhold

@@ -310,6 +310,8 @@ func (p *planner) caseActivities(ctx context.Context, es []model.CaseActivity, s
 			walk(p, ctx, p.rels.AppointmentCancelledEvent, []*model.AppointmentCancelledEvent{e}, sel)
 		case *model.AppointmentRescheduledEvent:
 			walk(p, ctx, p.rels.AppointmentRescheduledEvent, []*model.AppointmentRescheduledEvent{e}, sel)
+		case *model.CaseNoteAddedEvent:
+			walk(p, ctx, p.rels.CaseNoteAddedEvent, []*model.CaseNoteAddedEvent{e}, sel)
 		}
 	}
 }

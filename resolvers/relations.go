@@ -455,6 +455,8 @@ type relations struct {
 	CaseUpdatedEvent          *object[*model.CaseUpdatedEvent]
 	DocumentUploadedEvent     *object[*model.DocumentUploadedEvent]
 	AppointmentScheduledEvent *object[*model.AppointmentScheduledEvent]
+	CaseNote                  *object[*model.CaseNote]
+	CaseNoteAddedEvent        *object[*model.CaseNoteAddedEvent]
 
 	casePatient                          *toOne[*model.Case, *model.Patient]
 	caseAssignee                         *toOne[*model.Case, *model.StaffMember]
@@ -474,6 +476,11 @@ type relations struct {
 	documentUploadedEventDocument        *oneOf[*model.DocumentUploadedEvent, *model.Document]
 	documentUploadedEventCase            *toOne[*model.DocumentUploadedEvent, *model.Case]
 	appointmentScheduledEventAppointment *oneOf[*model.AppointmentScheduledEvent, *model.Appointment]
+	caseNotes                            *toMany[*model.Case, *model.CaseNote]
+	caseNoteAuthor                       *toOne[*model.CaseNote, *model.StaffMember]
+	caseNoteCase                         *toOne[*model.CaseNote, *model.Case]
+	caseNoteAddedEventNote               *oneOf[*model.CaseNoteAddedEvent, *model.CaseNote]
+	caseNoteAddedEventCase               *toOne[*model.CaseNoteAddedEvent, *model.Case]
 
 	// Cancelled and rescheduled appointments (cancelAppointment,
 	// rescheduleAppointment): their events' types and appointment.
@@ -521,6 +528,8 @@ func newRelations() *relations {
 		CaseUpdatedEvent:          &object[*model.CaseUpdatedEvent]{name: "CaseUpdatedEvent"},
 		DocumentUploadedEvent:     &object[*model.DocumentUploadedEvent]{name: "DocumentUploadedEvent"},
 		AppointmentScheduledEvent: &object[*model.AppointmentScheduledEvent]{name: "AppointmentScheduledEvent"},
+		CaseNote:                  &object[*model.CaseNote]{name: "CaseNote"},
+		CaseNoteAddedEvent:        &object[*model.CaseNoteAddedEvent]{name: "CaseNoteAddedEvent"},
 
 		AppointmentCancelledEvent:   &object[*model.AppointmentCancelledEvent]{name: "AppointmentCancelledEvent"},
 		AppointmentRescheduledEvent: &object[*model.AppointmentRescheduledEvent]{name: "AppointmentRescheduledEvent"},
@@ -591,6 +600,19 @@ func newRelations() *relations {
 		func(e *model.AppointmentRescheduledEvent) int { return e.AppointmentID },
 		func(a *model.Appointment) int { return a.ID })
 
+	// A case's notes come from the cases service itself, a second call to
+	// it per level beside the cases; about 1 note a case, sized as
+	// documents. Their authors batch with every other staff lookup.
+	rs.caseNotes = many(rs, rs.Case, "notes", 1, 5, rs.CaseNote,
+		func(l *loaders.Loaders) *loaders.Loader[[]*model.CaseNote] { return l.NotesByCase }, caseID)
+	rs.caseNoteAuthor = one(rs, rs.CaseNote, "author", 1, rs.StaffMember, func(n *model.CaseNote) (int, bool) { return n.AuthorID, true })
+	rs.caseNoteCase = one(rs, rs.CaseNote, "case", 1, rs.Case, func(n *model.CaseNote) (int, bool) { return n.CaseID, true })
+	rs.caseNoteAddedEventNote = pick(rs, rs.CaseNoteAddedEvent, "note", rs.caseNotes,
+		func(e *model.CaseNoteAddedEvent) int { return e.CaseID },
+		func(e *model.CaseNoteAddedEvent) int { return e.NoteID },
+		func(n *model.CaseNote) int { return n.ID })
+	rs.caseNoteAddedEventCase = one(rs, rs.CaseNoteAddedEvent, "case", 0, rs.Case, func(e *model.CaseNoteAddedEvent) (int, bool) { return e.CaseID, true })
+
 	rs.queryCase = byIDArg(rs, "case", rs.Case)
 	rs.queryPatient = byIDArg(rs, "patient", rs.Patient)
 	rs.queryStaffMember = byIDArg(rs, "staffMember", rs.StaffMember)
@@ -609,6 +631,7 @@ func newRelations() *relations {
 	rs.root("Mutation", "cancelAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.root("Mutation", "rescheduleAppointment", "appointments", graphqlhttp.ListSize{})
 	rs.root("Mutation", "uploadDocument", "documents", graphqlhttp.ListSize{})
+	rs.root("Mutation", "addCaseNote", "cases", graphqlhttp.ListSize{})
 	rs.policies = newPolicies(rs)
 	rs.objects = map[string]anyObject{
 		rs.Case.name: rs.Case, rs.Patient.name: rs.Patient, rs.Insurer.name: rs.Insurer,
@@ -617,6 +640,7 @@ func newRelations() *relations {
 		rs.CaseUpdatedEvent.name: rs.CaseUpdatedEvent, rs.DocumentUploadedEvent.name: rs.DocumentUploadedEvent,
 		rs.AppointmentScheduledEvent.name: rs.AppointmentScheduledEvent,
 		rs.AppointmentCancelledEvent.name: rs.AppointmentCancelledEvent, rs.AppointmentRescheduledEvent.name: rs.AppointmentRescheduledEvent,
+		rs.CaseNote.name: rs.CaseNote, rs.CaseNoteAddedEvent.name: rs.CaseNoteAddedEvent,
 	}
 	return rs
 }

@@ -49,6 +49,26 @@ func (r *caseResolver) Documents(ctx context.Context, obj *model.Case) ([]*model
 	return r.rels.caseDocuments.load(ctx, r.loaders(ctx), obj)
 }
 
+func (r *caseResolver) Notes(ctx context.Context, obj *model.Case) ([]*model.CaseNote, error) {
+	return r.rels.caseNotes.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *caseNoteResolver) Author(ctx context.Context, obj *model.CaseNote) (*model.StaffMember, error) {
+	return r.rels.caseNoteAuthor.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *caseNoteResolver) Case(ctx context.Context, obj *model.CaseNote) (*model.Case, error) {
+	return r.rels.caseNoteCase.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *caseNoteAddedEventResolver) Note(ctx context.Context, obj *model.CaseNoteAddedEvent) (*model.CaseNote, error) {
+	return r.rels.caseNoteAddedEventNote.load(ctx, r.loaders(ctx), obj)
+}
+
+func (r *caseNoteAddedEventResolver) Case(ctx context.Context, obj *model.CaseNoteAddedEvent) (*model.Case, error) {
+	return r.rels.caseNoteAddedEventCase.load(ctx, r.loaders(ctx), obj)
+}
+
 func (r *caseUpdatedEventResolver) Case(ctx context.Context, obj *model.CaseUpdatedEvent) (*model.Case, error) {
 	return r.rels.caseUpdatedEventCase.load(ctx, r.loaders(ctx), obj)
 }
@@ -103,6 +123,10 @@ func (r *mutationResolver) RescheduleAppointment(ctx context.Context, input mode
 
 func (r *mutationResolver) UploadDocument(ctx context.Context, input model.UploadDocumentInput) (*model.UploadDocumentPayload, error) {
 	return r.uploadDocument(ctx, input)
+}
+
+func (r *mutationResolver) AddCaseNote(ctx context.Context, input model.AddCaseNoteInput) (*model.AddCaseNotePayload, error) {
+	return r.addCaseNote(ctx, input)
 }
 
 func (r *patientResolver) Insurer(ctx context.Context, obj *model.Patient) (*model.Insurer, error) {
@@ -201,6 +225,12 @@ func (r *Resolver) AppointmentScheduledEvent() graph.AppointmentScheduledEventRe
 
 func (r *Resolver) Case() graph.CaseResolver { return &caseResolver{r} }
 
+func (r *Resolver) CaseNote() graph.CaseNoteResolver { return &caseNoteResolver{r} }
+
+func (r *Resolver) CaseNoteAddedEvent() graph.CaseNoteAddedEventResolver {
+	return &caseNoteAddedEventResolver{r}
+}
+
 func (r *Resolver) CaseUpdatedEvent() graph.CaseUpdatedEventResolver {
 	return &caseUpdatedEventResolver{r}
 }
@@ -233,6 +263,8 @@ type (
 	appointmentRescheduledEventResolver struct{ *Resolver }
 	appointmentScheduledEventResolver   struct{ *Resolver }
 	caseResolver                        struct{ *Resolver }
+	caseNoteResolver                    struct{ *Resolver }
+	caseNoteAddedEventResolver          struct{ *Resolver }
 	caseUpdatedEventResolver            struct{ *Resolver }
 	clinicResolver                      struct{ *Resolver }
 	doctorResolver                      struct{ *Resolver }

@@ -111,6 +111,8 @@ func caseActivity(e events.Event) model.CaseActivity {
 		return &model.AppointmentCancelledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
 	case events.TypeAppointmentRescheduled:
 		return &model.AppointmentRescheduledEvent{CaseID: int(e.CaseID), AppointmentID: int(e.AppointmentID), OccurredAt: e.OccurredAt}
+	case events.TypeCaseNoteAdded:
+		return &model.CaseNoteAddedEvent{CaseID: int(e.CaseID), NoteID: int(e.NoteID), OccurredAt: e.OccurredAt}
 	}
 	return caseUpdated(e)
 }

@@ -166,7 +166,7 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 // instants).
 func SameEvent(a, b events.Event) bool {
 	if a.Type != b.Type || a.CaseID != b.CaseID || a.DocumentID != b.DocumentID ||
-		a.AppointmentID != b.AppointmentID || !a.OccurredAt.Equal(b.OccurredAt) || len(a.Changed) != len(b.Changed) {
+		a.AppointmentID != b.AppointmentID || a.NoteID != b.NoteID || !a.OccurredAt.Equal(b.OccurredAt) || len(a.Changed) != len(b.Changed) {
 		return false
 	}
 	for i := range a.Changed {

@@ -60,3 +60,15 @@ type AppointmentRescheduledEvent struct {
 func (AppointmentRescheduledEvent) IsCaseActivity()            {}
 func (e AppointmentRescheduledEvent) GetCaseID() int           { return e.CaseID }
 func (e AppointmentRescheduledEvent) GetOccurredAt() time.Time { return e.OccurredAt }
+
+// CaseNoteAddedEvent is a case.note_added event.
+type CaseNoteAddedEvent struct {
+	CaseID     int       `json:"caseId"`
+	NoteID     int       `json:"-"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+func (CaseNoteAddedEvent) IsCaseActivity() {}
+
+func (e CaseNoteAddedEvent) GetCaseID() int           { return e.CaseID }
+func (e CaseNoteAddedEvent) GetOccurredAt() time.Time { return e.OccurredAt }

@@ -91,3 +91,13 @@ type Document struct {
 	SizeBytes  int          `json:"sizeBytes"`
 	UploadedAt time.Time    `json:"uploadedAt"`
 }
+
+// CaseNote is a note from the cases service. CaseID and AuthorID are the
+// foreign keys behind CaseNote.case and CaseNote.author.
+type CaseNote struct {
+	ID        int       `json:"id"`
+	CaseID    int       `json:"-"`
+	AuthorID  int       `json:"-"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"createdAt"`
+}

@@ -21,6 +21,22 @@ type CaseActivity interface {
 	GetOccurredAt() time.Time
 }
 
+// The note to add.
+type AddCaseNoteInput struct {
+	// The case to add it to.
+	CaseID int `json:"caseId"`
+	// What the note says: not blank, at most 10,000 characters.
+	Body string `json:"body"`
+}
+
+// The result of `addCaseNote`.
+type AddCaseNotePayload struct {
+	// The new note; null when it was refused.
+	Note *CaseNote `json:"note,omitempty"`
+	// Why the note was refused; empty when it succeeded.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // The appointment to call off.
 type CancelAppointmentInput struct {
 	// The appointment's id.

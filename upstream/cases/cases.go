@@ -231,3 +231,49 @@ func (c *Client) Create(ctx context.Context, p CreateParams) (Case, error) {
 }
 
 func casePath(id int64) string { return "/cases/" + strconv.FormatInt(id, 10) }
+
+// Note is a staff member's note on a case, as the service sends it.
+type Note struct {
+	ID        int64     `json:"id"`
+	CaseID    int64     `json:"case_id"`
+	AuthorID  int64     `json:"author_id"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NotesByCaseIDs returns the notes of the given cases, in any order. At
+// most upstream.MaxIDs case ids; none makes no call.
+func (c *Client) NotesByCaseIDs(ctx context.Context, caseIDs []int64) ([]Note, error) {
+	ns, err := upstream.GetByIDs[Note](ctx, c.svc, "/notes", "case_ids", caseIDs, "notes")
+	if err != nil {
+		return nil, fmt.Errorf("cases: notes by case ids: %w", err)
+	}
+	return ns, nil
+}
+
+// NoteParams is a note to add: its text and the staff member writing it.
+type NoteParams struct {
+	Body     string
+	AuthorID int64
+}
+
+type noteBody struct {
+	Note noteFields `json:"note"`
+}
+
+type noteFields struct {
+	Body     string `json:"body"`
+	AuthorID int64  `json:"author_id"`
+}
+
+// AddNote adds a note to case caseID and returns it. It is sent once, never
+// retried; an unknown case is upstream.ErrNotFound and a refused note (a
+// blank or too long body, an unknown author) an *upstream.ValidationError.
+func (c *Client) AddNote(ctx context.Context, caseID int64, p NoteParams) (Note, error) {
+	body := noteBody{Note: noteFields(p)}
+	n, err := upstream.SendOne[Note](ctx, c.svc, http.MethodPost, casePath(caseID)+"/notes", body, "note")
+	if err != nil {
+		return Note{}, fmt.Errorf("cases: add note to %d: %w", caseID, err)
+	}
+	return n, nil
+}

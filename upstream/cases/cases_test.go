@@ -20,6 +20,10 @@ const (
 		"summary":"Referral","created_at":"2024-05-03T10:00:00Z","updated_at":"2024-05-03T10:00:00Z"}`
 )
 
+const note8 = `{"id":8,"case_id":3,"author_id":5,"body":"Called the clinic","created_at":"2024-05-02T09:00:00Z"}`
+
+var note8Want = cases.Note{ID: 8, CaseID: 3, AuthorID: 5, Body: "Called the clinic", CreatedAt: time.Date(2024, 5, 2, 9, 0, 0, 0, time.UTC)}
+
 func ptr[T any](v T) *T { return &v }
 
 var (
@@ -148,6 +152,61 @@ func TestClient(t *testing.T) {
 			WantErr: upstream.ErrUnavailable,
 		},
 		{
+			Name:   "NotesByCaseIDs",
+			Body:   `{"notes":[` + note8 + `]}`,
+			Call:   func(ctx context.Context, c C) (any, error) { return c.NotesByCaseIDs(ctx, []int64{3, 4, 3}) },
+			Method: "GET", Path: "/notes", Query: url.Values{"case_ids": {"3,4"}},
+			Want: []cases.Note{note8Want},
+		},
+		{
+			Name:   "NotesByCaseIDs without ids makes no call",
+			Call:   func(ctx context.Context, c C) (any, error) { return c.NotesByCaseIDs(ctx, nil) },
+			NoCall: true, Want: []cases.Note(nil),
+		},
+		{
+			Name: "NotesByCaseIDs over MaxIDs makes no call",
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.NotesByCaseIDs(ctx, upstreamtest.DistinctIDs(upstream.MaxIDs+1))
+			},
+			NoCall: true, WantErr: upstream.ErrBadRequest, WantErrPrefix: "cases: notes by case ids: ",
+		},
+		{
+			Name:   "AddNote",
+			Status: 201, Body: `{"note":` + note8 + `}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.AddNote(ctx, 3, cases.NoteParams{Body: "Called the clinic", AuthorID: 5})
+			},
+			Method: "POST", Path: "/cases/3/notes", ReqBody: `{"note":{"body":"Called the clinic","author_id":5}}`,
+			Want: note8Want,
+		},
+		{
+			Name:   "AddNote refused",
+			Status: 422, Body: `{"errors":{"body":["can't be blank"]}}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.AddNote(ctx, 3, cases.NoteParams{Body: " ", AuthorID: 5})
+			},
+			Method: "POST", Path: "/cases/3/notes", ReqBody: `{"note":{"body":" ","author_id":5}}`,
+			WantErr: upstream.ErrBadRequest, WantErrPrefix: "cases: add note to 3: ",
+		},
+		{
+			Name:   "AddNote to an unknown case",
+			Status: 404, Body: `{"error":"not found"}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.AddNote(ctx, 40, cases.NoteParams{Body: "x", AuthorID: 5})
+			},
+			Method: "POST", Path: "/cases/40/notes", ReqBody: `{"note":{"body":"x","author_id":5}}`,
+			WantErr: upstream.ErrNotFound, WantErrPrefix: "cases: add note to 40: ",
+		},
+		{
+			Name:   "AddNote not retried on 503",
+			Status: 503, Body: `{"error":"down"}`,
+			Call: func(ctx context.Context, c C) (any, error) {
+				return c.AddNote(ctx, 3, cases.NoteParams{Body: "x", AuthorID: 5})
+			},
+			Method: "POST", Path: "/cases/3/notes", ReqBody: `{"note":{"body":"x","author_id":5}}`,
+			WantErr: upstream.ErrUnavailable,
+		},
+		{
 			Name: "Update status and priority only",
 			Body: `{"case":` + case3 + `}`,
 			Call: func(ctx context.Context, c C) (any, error) {
@@ -200,6 +259,26 @@ func TestClient(t *testing.T) {
 			WantErr: upstream.ErrUnavailable,
 		},
 	})
+}
+
+func TestAddNoteValidationError(t *testing.T) {
+	srv := upstreamtest.New(t, 422, `{"errors":{"body":["is too long (maximum is 10000 characters)"]}}`)
+	c, err := cases.New(srv.URL, upstreamtest.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AddNote(context.Background(), 3, cases.NoteParams{Body: "x", AuthorID: 5})
+	var ve *upstream.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want *upstream.ValidationError", err)
+	}
+	want := map[string][]string{"body": {"is too long (maximum is 10000 characters)"}}
+	if ve.Service != "cases" || !reflect.DeepEqual(ve.Fields, want) {
+		t.Errorf("ValidationError = %+v, want cases %v", ve, want)
+	}
+	if srv.Calls() != 1 {
+		t.Errorf("calls = %d, want 1", srv.Calls())
+	}
 }
 
 func TestUpdateValidationError(t *testing.T) {
