@@ -228,6 +228,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		Loaders:          loaders.Options{Wait: up.LoaderWait, Tracer: tr},
 		Logger:           log,
 		OperationTimeout: cfg.Server.OperationTimeout,
+		UploadTimeout:    cfg.Server.UploadTimeout,
 		Events:           bus,
 		Authorization:    authorization(cfg),
 		Live: live.Options{

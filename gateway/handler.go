@@ -99,10 +99,10 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// see replays too.
 	srv.Use(idempotency.New(idempotency.Options{
 		Store: idem, TTL: cfg.IdempotencyTTL,
-		// A request never runs longer than its operation timeout: a
-		// concurrent one waits that long; a crashed replica's claim frees
-		// itself after twice that.
-		Wait: cfg.OperationTimeout, Lease: 2 * cfg.OperationTimeout,
+		// A request never runs longer than its operation timeout (an
+		// upload's, for an upload): a concurrent one waits that long; a
+		// crashed replica's claim frees itself after twice that.
+		Wait: max(cfg.OperationTimeout, cfg.UploadTimeout), Lease: 2 * max(cfg.OperationTimeout, cfg.UploadTimeout),
 		Transient: resolvers.Transient, Log: log.With("component", "idempotency"),
 	}))
 	srv.AroundOperations(res.AroundOperations)

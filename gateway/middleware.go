@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/config"
+	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/tracing"
 	"github.com/stacker/stacker/upstream"
 )
@@ -20,14 +21,20 @@ import (
 // a large answer does not pin it in memory). WebSockets and Server-Sent
 // Events live as long as their subscriptions and get neither; their
 // connection may have served a plain request before, so any deadline left
-// from it is cleared.
+// from it is cleared. A file upload gets UploadTimeout for its body.
 func withDeadlines(next http.Handler, cfg config.Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		if streaming(r) {
+		switch {
+		case streaming(r):
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})
-		} else {
+		case graphqlhttp.IsUpload(r):
+			// The body is the file, read while the operation runs.
+			now := time.Now()
+			_ = rc.SetReadDeadline(now.Add(cfg.UploadTimeout))
+			_ = rc.SetWriteDeadline(now.Add(cfg.UploadTimeout + cfg.WriteTimeout))
+		default:
 			now := time.Now()
 			_ = rc.SetReadDeadline(now.Add(cfg.ReadTimeout))
 			_ = rc.SetWriteDeadline(now.Add(cfg.ReadTimeout + cfg.OperationTimeout + cfg.WriteTimeout))

@@ -603,3 +603,59 @@ func TestUrqlUpload(t *testing.T) {
 		t.Errorf("stored %+v", d)
 	}
 }
+
+// TestUploadTimeout: a file that takes longer to arrive than a query may
+// run (a slow uplink) is bounded by STACKER_UPLOAD_TIMEOUT, not by the read,
+// operation and attempt timeouts of queries; past the upload timeout it is
+// cut off and nothing is stored.
+func TestUploadTimeout(t *testing.T) {
+	const gap, chunks = 100 * time.Millisecond, 10 // the file takes about a second
+	tight := map[string]string{
+		"STACKER_READ_TIMEOUT": "300ms", "STACKER_OPERATION_TIMEOUT": "300ms", "STACKER_UPSTREAM_TIMEOUT": "300ms",
+	}
+	tests := []struct {
+		name          string
+		uploadTimeout string
+		stored        bool
+	}{
+		{name: "within the upload timeout", uploadTimeout: "30s", stored: true},
+		{name: "past the upload timeout", uploadTimeout: "400ms", stored: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"STACKER_UPLOAD_TIMEOUT": tc.uploadTimeout}
+			for k, v := range tight {
+				env[k] = v
+			}
+			e := startStacker(t, env)
+			before := len(e.Store.DocumentsByCase(42))
+			f := &trickleFile{Reader: newPatternFile(chunks * 4096), gap: gap}
+			r := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Scan"), filename: "scan.pdf",
+				contentType: "application/pdf", file: f, size: -1})
+			n := len(e.Store.DocumentsByCase(42)) - before
+			if !tc.stored {
+				if n != 0 || r.data.UploadDocument != nil || len(r.errors) == 0 {
+					t.Fatalf("stored %d documents; status %d: %s", n, r.status, r.raw)
+				}
+				return
+			}
+			if n != 1 || r.data.UploadDocument == nil || r.data.UploadDocument.Document == nil ||
+				r.data.UploadDocument.Document.SizeBytes != chunks*4096 {
+				t.Fatalf("stored %d documents; status %d: %s", n, r.status, r.raw)
+			}
+			// The connection's deadlines went back to a query's.
+			e.mustDo(t, `{ case(id: 42) { id } }`, nil, nil)
+		})
+	}
+}
+
+// trickleFile yields at most 4 KiB a read, gap apart: a slow uplink.
+type trickleFile struct {
+	io.Reader
+	gap time.Duration
+}
+
+func (f *trickleFile) Read(p []byte) (int, error) {
+	time.Sleep(f.gap)
+	return f.Reader.Read(p[:min(len(p), 4096)])
+}

@@ -2,10 +2,12 @@ package graphqlhttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -146,7 +148,7 @@ func (t *Transport) tooLarge() string {
 // runUpload executes the operation of a multipart request: a mutation
 // only, its deferred fragments inlined (the answer is never streamed).
 func (t *Transport) runUpload(r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams) (*graphql.Response, int) {
-	ctx := r.Context()
+	ctx := context.WithValue(r.Context(), uploadingKey{}, true)
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), requestErrorStatus(media, errs)
@@ -163,6 +165,26 @@ func (t *Transport) runUpload(r *http.Request, exec graphql.GraphExecutor, media
 		resp = &graphql.Response{Data: []byte("null")}
 	}
 	return resp, http.StatusOK
+}
+
+type uploadingKey struct{}
+
+// Uploading reports whether ctx is that of an operation whose file streams
+// in while it runs, and so needs an upload's time rather than a query's.
+func Uploading(ctx context.Context) bool {
+	v, _ := ctx.Value(uploadingKey{}).(bool)
+	return v
+}
+
+// IsUpload reports whether r is a file upload, a multipart POST, whose
+// body takes an upload's time to arrive. It does not check the request is
+// well formed: the transport does.
+func IsUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
 }
 
 func codeFor(status int) string {

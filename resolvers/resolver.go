@@ -41,6 +41,9 @@ type Deps struct {
 	// OperationTimeout is the deadline of every query and mutation (not of
 	// subscriptions); 0 means none.
 	OperationTimeout time.Duration
+	// UploadTimeout is the deadline of an operation that streams a file
+	// upload (graphqlhttp.Uploading); 0 means OperationTimeout.
+	UploadTimeout time.Duration
 	// Events is the bus subscriptions read; nil means no subscriptions.
 	Events events.Bus
 	Live   live.Options
@@ -62,7 +65,8 @@ type Resolver struct {
 	opts      loaders.Options
 	log       *slog.Logger
 	reporter  ErrorReporter // nil: none
-	opTimeout time.Duration
+	opTimeout     time.Duration
+	uploadTimeout time.Duration
 	live      *live.Engine
 	rels      *relations
 	// authorization and policy are the schema's authorization directives
@@ -95,7 +99,7 @@ func New(d Deps) (*Resolver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Resolver{
-		clients: d.Clients, opts: d.Loaders, log: log, reporter: d.Reporter, opTimeout: d.OperationTimeout, rels: newRelations(),
+		clients: d.Clients, opts: d.Loaders, log: log, reporter: d.Reporter, opTimeout: d.OperationTimeout, uploadTimeout: d.UploadTimeout, rels: newRelations(),
 		authorization: d.Authorization, schema: graph.NewExecutableSchema(graph.Config{}).Schema(),
 	}
 	p, err := authz.NewPolicy(r.schema)
@@ -155,8 +159,12 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 		return next(ctx)
 	}
 	end := func() {}
-	if r.opTimeout > 0 {
-		ctx, end = context.WithTimeoutCause(ctx, r.opTimeout, ErrOperationTimeout)
+	timeout := r.opTimeout
+	if graphqlhttp.Uploading(ctx) && r.uploadTimeout > 0 {
+		timeout = r.uploadTimeout
+	}
+	if timeout > 0 {
+		ctx, end = context.WithTimeoutCause(ctx, timeout, ErrOperationTimeout)
 	}
 	if graphqlhttp.HasDefer(oc) {
 		ctx, end = deferredContext(ctx, end)

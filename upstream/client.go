@@ -22,7 +22,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
+	"sync"
 	"time"
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
@@ -147,9 +149,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	var ctx context.Context
 	var cancel context.CancelFunc
-	if timeout > 0 {
+	switch {
+	case timeout > 0 && streamed(req.Context()):
+		ctx, cancel = afterWritten(req.Context(), timeout)
+	case timeout > 0:
 		ctx, cancel = context.WithTimeout(req.Context(), timeout)
-	} else {
+	default:
 		ctx, cancel = context.WithCancel(req.Context())
 	}
 	resp, err := t.pool.RoundTrip(req.WithContext(ctx))
@@ -160,6 +165,47 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel, span: span, status: resp.StatusCode}
 	return resp, nil
+}
+
+type streamedKey struct{}
+
+// withStreamed marks ctx as that of a call whose body streams in from the
+// client (SendStream).
+func withStreamed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamedKey{}, true)
+}
+
+func streamed(ctx context.Context) bool {
+	v, _ := ctx.Value(streamedKey{}).(bool)
+	return v
+}
+
+// afterWritten is the context of an attempt whose body streams in from
+// the client: the attempt timeout runs from when the body has been sent,
+// not from the start, since a 50 MiB file on a slow link takes longer than
+// any service should take to answer. Until then the operation's deadline
+// (an upload's) bounds it.
+func afterWritten(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	var mu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(timeout, func() { cancel(context.DeadlineExceeded) })
+		}
+	}}
+	return httptrace.WithClientTrace(ctx, trace), func() {
+		mu.Lock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(context.Canceled)
+	}
 }
 
 // cancelOnClose ends an attempt, its deadline and its span, when its body

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // observed records the calls an Observer sees.
@@ -82,3 +83,63 @@ func TestSendStream(t *testing.T) {
 type failing struct{ err error }
 
 func (f *failing) Read([]byte) (int, error) { return 0, f.err }
+
+// TestSendStreamAttemptTimeout: a streamed body may take longer to arrive
+// than an attempt may last (a large file from a slow client); the attempt
+// timeout runs from when the body has been sent, and still ends a service
+// that does not answer after that.
+func TestSendStreamAttemptTimeout(t *testing.T) {
+	const chunks, gap = 6, 50 * time.Millisecond
+	o := testOptions()
+	o.AttemptTimeout = 2 * gap
+	tests := []struct {
+		name    string
+		answer  bool // the service answers once it has read the body
+		wantErr error
+	}{
+		{name: "a body slower than the attempt timeout", answer: true},
+		{name: "a service that never answers", answer: false, wantErr: ErrTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			read := make(chan int, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				read <- len(b)
+				if !tc.answer {
+					<-r.Context().Done()
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			t.Cleanup(srv.Close)
+			hc := NewHTTPClient(o)
+			t.Cleanup(hc.CloseIdleConnections)
+			s, _ := NewService("documents", srv.URL, hc)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := s.SendStream(ctx, http.MethodPost, "/documents", "application/pdf", &slowReader{chunks: chunks, gap: gap}, nil)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if n := <-read; n != chunks*1024 {
+				t.Errorf("the service read %d bytes, want %d", n, chunks*1024)
+			}
+		})
+	}
+}
+
+// slowReader yields chunks of 1 KiB, gap apart.
+type slowReader struct {
+	chunks int
+	gap    time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.chunks == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.gap)
+	r.chunks--
+	return copy(p, make([]byte, min(len(p), 1024))), nil
+}
