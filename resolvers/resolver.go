@@ -61,14 +61,14 @@ type Deps struct {
 // Resolver is the root of all resolvers. It holds no per-request state: that
 // lives in the operation's context (see AroundOperations).
 type Resolver struct {
-	clients   loaders.Clients
-	opts      loaders.Options
-	log       *slog.Logger
-	reporter  ErrorReporter // nil: none
+	clients       loaders.Clients
+	opts          loaders.Options
+	log           *slog.Logger
+	reporter      ErrorReporter // nil: none
 	opTimeout     time.Duration
 	uploadTimeout time.Duration
-	live      *live.Engine
-	rels      *relations
+	live          *live.Engine
+	rels          *relations
 	// authorization and policy are the schema's authorization directives
 	// and how they are enforced; schema is the schema they were read from.
 	authorization Authorization
