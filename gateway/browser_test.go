@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,25 +35,7 @@ const chromiumPath = "/usr/bin/chromium"
 // in CI (CI=true), where that is a failure: run playground/web/setup.sh.
 // The screenshot goes to $STACKER_SCREENSHOT_DIR, or the test's temp dir.
 func TestPlaygroundInBrowser(t *testing.T) {
-	webDir := filepath.Join("..", "playground", "web")
-	node, nodeErr := exec.LookPath("node")
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, chromiumPath)
-	}
-	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		missing = append(missing, filepath.Join(webDir, "node_modules"))
-	}
-	if nodeErr != nil {
-		missing = append(missing, "node")
-	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("%s missing; run: bash playground/web/setup.sh", strings.Join(missing, ", "))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	node, webDir := browserTools(t)
 
 	e := startStacker(t, nil)
 	pageURL := playgroundURL(t, e)
@@ -86,25 +69,62 @@ func TestPlaygroundInBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "browser-test.mjs")
-	cmd.Dir = webDir
-	cmd.Env = append(os.Environ(),
+	out, errOut, err := runBrowserScript(ctx, node, webDir, "browser-test.mjs",
 		"PLAYGROUND_URL="+pageURL,
 		"PLAYGROUND_EXPECT="+string(expect),
 		"STACKER_SCREENSHOT_DIR="+shots,
-		"CHROMIUM="+chromiumPath,
 	)
+	t.Logf("browser-test.mjs:\n%s%s", out, errOut)
+	if err != nil {
+		t.Fatalf("browser test failed: %v", err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(shots, "playground.png"))
+}
+
+// browserTools returns node and the folder of the browser scripts
+// (playground/web, with playwright-core). It skips the test when Chromium,
+// node or the npm packages are missing, except in CI (CI=true), where that
+// is a failure: run playground/web/setup.sh.
+func browserTools(t *testing.T) (node, webDir string) {
+	t.Helper()
+	webDir = filepath.Join("..", "playground", "web")
+	node, nodeErr := exec.LookPath("node")
+	var missing []string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = append(missing, chromiumPath)
+	}
+	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "playwright-core", "package.json")); err != nil {
+		missing = append(missing, filepath.Join(webDir, "node_modules"))
+	}
+	if nodeErr != nil {
+		missing = append(missing, "node")
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s missing; run: bash playground/web/setup.sh", strings.Join(missing, ", "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return node, webDir
+}
+
+// runBrowserScript runs one of playground/web's scripts with env, killing
+// Chromium and all its helpers if it outlives ctx, and returns what it
+// printed to stdout and to stderr.
+func runBrowserScript(ctx context.Context, node, webDir, script string, env ...string) (stdout, stderr []byte, err error) {
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = webDir
+	cmd.Env = append(append(os.Environ(), "CHROMIUM="+chromiumPath), env...)
 	// Node starts Chromium, which starts its own helpers: kill the whole
 	// process group if the deadline passes, so nothing outlives the test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("browser-test.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("browser test failed: %v", err)
-	}
-	t.Logf("screenshot: %s", filepath.Join(shots, "playground.png"))
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.Bytes(), errOut.Bytes(), err
 }
 
 // playgroundURL returns the page to test: the gateway's own when it serves

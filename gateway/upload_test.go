@@ -15,6 +15,7 @@ import (
 	"net/textproto"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -658,4 +659,77 @@ type trickleFile struct {
 func (f *trickleFile) Read(p []byte) (int, error) {
 	time.Sleep(f.gap)
 	return f.Reader.Read(p[:min(len(p), 4096)])
+}
+
+// TestUploadFromBrowser: a file chosen in an <input type="file"> in headless
+// Chromium (playground/web/upload-test.mjs) is sent as the browser sends
+// FormData, the way apollo-upload-client and urql build it, and reaches the
+// documents service whole; the same request without the preflight header
+// is refused as a possible cross-site forgery and reaches no service.
+func TestUploadFromBrowser(t *testing.T) {
+	node, webDir := browserTools(t)
+	e := startStacker(t, nil)
+
+	// A 3 MiB file on disk: big enough to cross several reads on its way.
+	f := newPatternFile(3 << 20)
+	path := filepath.Join(t.TempDir(), "scan.png")
+	content, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.Store.DocumentsByCase(42))
+	e.Demo.ResetCounts()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, errOut, err := runBrowserScript(ctx, node, webDir, "upload-test.mjs", "PAGE_URL="+e.Base+"/", "UPLOAD_FILE="+path)
+	if err != nil {
+		t.Fatalf("upload-test.mjs: %v\n%s%s", err, out, errOut)
+	}
+	type answer struct {
+		Status int    `json:"status"`
+		Type   string `json:"type"`
+		Size   int64  `json:"size"`
+		Body   struct {
+			Data struct {
+				UploadDocument *struct {
+					Document   *struct{ ID, Title string }
+					UserErrors []any
+				}
+			}
+			Errors []gqlError
+		}
+	}
+	var got struct{ WithPreflight, WithoutPreflight answer }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("decoding %q: %v\n%s", out, err, errOut)
+	}
+
+	ok := got.WithPreflight
+	if ok.Status != 200 || len(ok.Body.Errors) > 0 || ok.Body.Data.UploadDocument == nil || ok.Body.Data.UploadDocument.Document == nil {
+		t.Fatalf("with the preflight header: %+v", ok)
+	}
+	if ok.Type != "image/png" || ok.Size != int64(len(content)) {
+		t.Errorf("the browser sent %s of %d bytes, want image/png of %d", ok.Type, ok.Size, len(content))
+	}
+	var id int64
+	fmt.Sscan(ok.Body.Data.UploadDocument.Document.ID, &id)
+	stored, found := e.Store.Document(id)
+	if !found || stored.SizeBytes != int64(len(content)) || stored.SHA256 != f.sum() || stored.ContentType != "image/png" {
+		t.Errorf("stored %+v, want %d bytes of sha256 %s", stored, len(content), f.sum())
+	}
+
+	refused := got.WithoutPreflight
+	if refused.Status != 400 || len(refused.Body.Errors) != 1 || refused.Body.Errors[0].Extensions["code"] != "CSRF_PREVENTION" {
+		t.Errorf("without the preflight header: %+v", refused)
+	}
+	if n := len(e.Store.DocumentsByCase(42)) - before; n != 1 {
+		t.Errorf("case 42 gained %d documents, want 1", n)
+	}
+	if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != 1 {
+		t.Errorf("POST /documents sent %d times, want 1", n)
+	}
 }
