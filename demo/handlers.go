@@ -626,6 +626,12 @@ func (s *Services) createDocument(w http.ResponseWriter, r *http.Request) {
 		s.writeErrors(w, verr.Fields)
 		return
 	}
+	s.storeDocument(w, r, in)
+}
+
+// storeDocument stores a document whose fields (and file, for an upload)
+// have arrived whole, publishes document.uploaded and answers 201.
+func (s *Services) storeDocument(w http.ResponseWriter, r *http.Request, in DocumentInput) {
 	d, enc, err := s.store.createDocument(in, s.now())
 	if s.writeStoreError(w, err) {
 		return

@@ -8,8 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-
-	"github.com/stacker/stacker/events"
 )
 
 // DefaultMaxUploadBytes caps an uploaded file when Options.MaxUploadBytes
@@ -103,17 +101,7 @@ func (s *Services) uploadDocument(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d, enc, err := s.store.createDocument(in, s.now())
-	if s.writeStoreError(w, err) {
-		return
-	}
-	s.emit(r, events.Event{Type: events.TypeDocumentUploaded, CaseID: d.CaseID, DocumentID: d.ID, OccurredAt: d.UploadedAt})
-	w.Header().Set("Location", "/documents/"+strconv.FormatInt(d.ID, 10))
-	if enc == nil {
-		s.writeJSON(w, http.StatusCreated, "document", d)
-		return
-	}
-	s.writeRow(w, http.StatusCreated, "document", enc)
+	s.storeDocument(w, r, in)
 }
 
 // checkUpload checks the fields that came before the file, and the file's

@@ -274,3 +274,22 @@ func closedURL(t testing.TB) string {
 	ln.Close()
 	return "http://" + addr
 }
+
+// concurrently sends query n times at once, each from its own goroutine,
+// and checks each answer: the per-operation loaders must keep every
+// operation to its own calls, which the caller counts afterwards.
+func concurrently[T any](t *testing.T, e *testEnv, n int, query string, vars map[string]any, check func(T)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			var got T
+			if errs := e.do(t, query, vars, &got); len(errs) > 0 {
+				t.Errorf("errors: %s", jsonString(errs))
+				return
+			}
+			check(got)
+		})
+	}
+	wg.Wait()
+}

@@ -96,18 +96,7 @@ func TestCaseNotesBatched(t *testing.T) {
 	t.Run("8 concurrent operations", func(t *testing.T) {
 		const workers = 8
 		e.Demo.ResetCounts()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				var got boardData
-				if errs := e.do(t, board, nil, &got); len(errs) > 0 {
-					t.Errorf("errors: %s", jsonString(errs))
-					return
-				}
-				check(t, got)
-			})
-		}
-		wg.Wait()
+		concurrently(t, e, workers, board, nil, func(got boardData) { check(t, got) })
 		if diff := countDiff(e.Demo.Snapshot(), map[string]int64{"cases": 2 * workers, "staff": workers}); diff != "" {
 			t.Error(diff)
 		}

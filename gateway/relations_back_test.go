@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,18 +116,9 @@ func TestClinicDoctorsAppointmentsUnderLoad(t *testing.T) {
 	now := bookAhead(t, e.Store, 3)
 	const workers = 8
 	e.Demo.ResetCounts()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var got clinicCalendar
-			if errs := e.do(t, clinicCalendarQuery, map[string]any{"limit": 2}, &got); len(errs) > 0 {
-				t.Errorf("errors: %s", jsonString(errs))
-				return
-			}
-			wantCalendar(t, e.Store, now, 2, got)
-		})
-	}
-	wg.Wait()
+	concurrently(t, e, workers, clinicCalendarQuery, map[string]any{"limit": 2}, func(got clinicCalendar) {
+		wantCalendar(t, e.Store, now, 2, got)
+	})
 	want := map[string]int64{"clinics": workers, "doctors": workers, "appointments": workers, "cases": workers}
 	if diff := countDiff(e.Demo.Snapshot(), want); diff != "" {
 		t.Error(diff)

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stacker/stacker/demo"
@@ -118,18 +117,7 @@ func TestStaffMemberCasesManyAssignees(t *testing.T) {
 
 	const workers = 8
 	e.Demo.ResetCounts()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			var got result
-			if errs := e.do(t, query, nil, &got); len(errs) > 0 {
-				t.Errorf("errors: %s", jsonString(errs))
-				return
-			}
-			check(t, got)
-		})
-	}
-	wg.Wait()
+	concurrently(t, e, workers, query, nil, func(got result) { check(t, got) })
 	if diff := countDiff(e.Demo.Snapshot(), map[string]int64{"cases": 2 * workers, "staff": workers}); diff != "" {
 		t.Error(diff)
 	}
