@@ -733,3 +733,40 @@ func TestUploadFromBrowser(t *testing.T) {
 		t.Errorf("POST /documents sent %d times, want 1", n)
 	}
 }
+
+// TestUploadIdempotencyKey: an upload retried with its Idempotency-Key (the
+// answer was lost, the client sends it again) is replayed, not stored
+// twice; the retry's file is never read onward. The key covers the
+// operation, the variables and the file's name and type, not its bytes,
+// which are only known once streamed (docs/uploads.md).
+func TestUploadIdempotencyKey(t *testing.T) {
+	e := startStacker(t, nil)
+	before := len(e.Store.DocumentsByCase(42))
+	e.Demo.ResetCounts()
+	h := http.Header{"Idempotency-Key": {"upload-7f3a"}}
+	send := func() (*http.Response, string) {
+		req := upload{query: uploadDocument, vars: uploadVars("42", "Echo"), filename: "echo.pdf", contentType: "application/pdf",
+			file: newPatternFile(256 << 10), size: 256 << 10, header: h}.request(t, e.URL)
+		resp, err := e.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	first, firstBody := send()
+	second, secondBody := send()
+	if first.StatusCode != 200 || !strings.Contains(firstBody, `"sizeBytes":262144`) || first.Header.Get("Idempotent-Replayed") == "true" {
+		t.Fatalf("first: %d %s", first.StatusCode, firstBody)
+	}
+	if second.Header.Get("Idempotent-Replayed") != "true" || secondBody != firstBody {
+		t.Errorf("retry: %d replayed=%q %s", second.StatusCode, second.Header.Get("Idempotent-Replayed"), secondBody)
+	}
+	if n := len(e.Store.DocumentsByCase(42)) - before; n != 1 {
+		t.Errorf("case 42 gained %d documents, want 1", n)
+	}
+	if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != 1 {
+		t.Errorf("POST /documents sent %d times, want 1", n)
+	}
+}
