@@ -188,6 +188,11 @@ type Limits struct {
 	// the service and the time a request takes more than the gateway's
 	// memory. 0 refuses uploads.
 	MaxUploadBytes int `env:"STACKER_MAX_UPLOAD_BYTES" default:"52428800" min:"0" max:"10737418240"`
+	// MaxUploads is how many uploads may stream through one replica at
+	// once. Each holds a connection to the documents service for as long
+	// as its client takes to send the file, and takes no slot of that
+	// service's bulkhead, so the quick reads of every screen keep theirs.
+	MaxUploads int `env:"STACKER_MAX_UPLOADS" default:"16" min:"1" max:"10000"`
 }
 
 // FrontDoor is who may call and what they may run.

@@ -46,7 +46,9 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// upgrades and Server-Sent Events, which go to the subscription
 	// transports: graphql-transport-ws (and the legacy graphql-ws) over
 	// WebSocket, and GraphQL over Server-Sent Events.
-	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax, MaxUploadBytes: int64(cfg.MaxUploadBytes)}))
+	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax, MaxUploadBytes: int64(cfg.MaxUploadBytes),
+		MaxUploads: cfg.MaxUploads, UploadTimeout: cfg.UploadTimeout, WriteTimeout: cfg.WriteTimeout,
+	}))
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second, authn))
 	var parsed graphql.Cache[*ast.QueryDocument] = lru.New[*ast.QueryDocument](cfg.QueryCacheSize)
@@ -100,9 +102,10 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	srv.Use(idempotency.New(idempotency.Options{
 		Store: idem, TTL: cfg.IdempotencyTTL,
 		// A request never runs longer than its operation timeout (an
-		// upload's, for an upload): a concurrent one waits that long; a
-		// crashed replica's claim frees itself after twice that.
-		Wait: max(cfg.OperationTimeout, cfg.UploadTimeout), Lease: 2 * max(cfg.OperationTimeout, cfg.UploadTimeout),
+		// upload, than the upload timeout): a concurrent one waits that
+		// long; a crashed replica's claim frees itself after twice that.
+		Wait: cfg.OperationTimeout, Lease: 2 * cfg.OperationTimeout,
+		Longer: graphqlhttp.Uploading, LongWait: cfg.UploadTimeout, LongLease: 2 * cfg.UploadTimeout,
 		Transient: resolvers.Transient, Log: log.With("component", "idempotency"),
 	}))
 	srv.AroundOperations(res.AroundOperations)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stacker/stacker/config"
-	"github.com/stacker/stacker/graphqlhttp"
 	"github.com/stacker/stacker/tracing"
 	"github.com/stacker/stacker/upstream"
 )
@@ -21,20 +20,15 @@ import (
 // a large answer does not pin it in memory). WebSockets and Server-Sent
 // Events live as long as their subscriptions and get neither; their
 // connection may have served a plain request before, so any deadline left
-// from it is cleared. A file upload gets UploadTimeout for its body.
+// from it is cleared. A file upload gets longer ones once its file part is
+// reached (graphqlhttp's Options.UploadTimeout).
 func withDeadlines(next http.Handler, cfg config.Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		switch {
-		case streaming(r):
+		if streaming(r) {
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})
-		case graphqlhttp.IsUpload(r):
-			// The body is the file, read while the operation runs.
-			now := time.Now()
-			_ = rc.SetReadDeadline(now.Add(cfg.UploadTimeout))
-			_ = rc.SetWriteDeadline(now.Add(cfg.UploadTimeout + cfg.WriteTimeout))
-		default:
+		} else {
 			now := time.Now()
 			_ = rc.SetReadDeadline(now.Add(cfg.ReadTimeout))
 			_ = rc.SetWriteDeadline(now.Add(cfg.ReadTimeout + cfg.OperationTimeout + cfg.WriteTimeout))

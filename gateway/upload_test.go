@@ -398,7 +398,7 @@ func TestUploadInterrupted(t *testing.T) {
 		before := len(e.Store.DocumentsByCase(42))
 		e.Demo.ResetCounts()
 		ctx, cancel := context.WithCancel(context.Background())
-		f := &stallingFile{Reader: newPatternFile(256 << 10), stalled: make(chan struct{})}
+		f := &stallingFile{Reader: newPatternFile(256 << 10), stalled: make(chan struct{}), gone: ctx.Done()}
 		go func() {
 			<-f.stalled
 			cancel()
@@ -447,6 +447,7 @@ func TestUploadInterrupted(t *testing.T) {
 type stallingFile struct {
 	io.Reader
 	stalled chan struct{}
+	gone    <-chan struct{} // the request's context's Done
 	once    sync.Once
 }
 
@@ -454,7 +455,7 @@ func (f *stallingFile) Read(p []byte) (int, error) {
 	n, err := f.Reader.Read(p)
 	if err == io.EOF {
 		f.once.Do(func() { close(f.stalled) })
-		time.Sleep(50 * time.Millisecond)
+		<-f.gone
 		return 0, errors.New("the client went away")
 	}
 	return n, err
@@ -638,6 +639,9 @@ func TestUploadTimeout(t *testing.T) {
 				if n != 0 || r.data.UploadDocument != nil || len(r.errors) == 0 {
 					t.Fatalf("stored %d documents; status %d: %s", n, r.status, r.raw)
 				}
+				if r.code() != "UPLOAD_INCOMPLETE" || !strings.Contains(r.errors[0].Message, "did not arrive in time") {
+					t.Errorf("cut off with %s", r.raw)
+				}
 				return
 			}
 			if n != 1 || r.data.UploadDocument == nil || r.data.UploadDocument.Document == nil ||
@@ -768,5 +772,144 @@ func TestUploadIdempotencyKey(t *testing.T) {
 	}
 	if n := e.Demo.EndpointSnapshot()["documents POST /documents"]; n != 1 {
 		t.Errorf("POST /documents sent %d times, want 1", n)
+	}
+}
+
+// TestUploadsSpareTheDocumentsService: an upload's failures that are its
+// client's (a file over the limit, a client gone) do not count against the
+// documents service's breaker, and a slow upload holds none of its
+// bulkhead's slots, so the documents of every screen still load; uploads
+// are capped by STACKER_MAX_UPLOADS instead.
+func TestUploadsSpareTheDocumentsService(t *testing.T) {
+	const limit = 64 << 10
+	e := startStacker(t, map[string]string{
+		"STACKER_MAX_UPLOAD_BYTES": fmt.Sprint(limit), "STACKER_BREAKER_FAILURES": "2",
+		"STACKER_UPSTREAM_MAX_IN_FLIGHT": "1", "STACKER_MAX_UPLOADS": "1",
+	})
+	documents := func(t *testing.T) {
+		t.Helper()
+		var got struct {
+			Case struct{ Documents []struct{ ID string } }
+		}
+		if errs := e.do(t, `{ case(id: 42) { documents { id } } }`, nil, &got); len(errs) > 0 {
+			t.Fatalf("the case's documents: %s", jsonString(errs))
+		}
+	}
+
+	t.Run("client failures do not open the breaker", func(t *testing.T) {
+		for range 4 {
+			r := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Big"), filename: "big.pdf",
+				contentType: "application/pdf", file: newPatternFile(2 * limit), size: -1})
+			if r.code() != "REQUEST_TOO_LARGE" {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+		}
+		// Two failures open it (STACKER_BREAKER_FAILURES): then this read
+		// would be UPSTREAM_UNAVAILABLE.
+		documents(t)
+	})
+
+	t.Run("a slow upload leaves the bulkhead to reads, and is the only one", func(t *testing.T) {
+		release := make(chan struct{})
+		done := make(chan uploadResult, 1)
+		slow := &gatedFile{Reader: newPatternFile(8 << 10), gate: release}
+		go func() {
+			done <- e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Slow"), filename: "slow.pdf",
+				contentType: "application/pdf", file: slow, size: -1})
+		}()
+		testsync.WaitFor(t, "the slow upload to reach the documents service", func() bool {
+			return slow.started.Load()
+		})
+		documents(t) // one slot, and the upload does not hold it
+		second := e.upload(t, upload{query: uploadDocument, vars: uploadVars("42", "Second"), filename: "b.pdf",
+			contentType: "application/pdf", file: newPatternFile(1 << 10), size: 1 << 10})
+		if second.status != http.StatusServiceUnavailable || second.code() != "TOO_MANY_UPLOADS" {
+			t.Errorf("a second upload at once: status %d: %s", second.status, second.raw)
+		}
+		close(release)
+		if r := <-done; r.data.UploadDocument == nil || r.data.UploadDocument.Document == nil {
+			t.Fatalf("the slow upload: status %d: %s", r.status, r.raw)
+		}
+	})
+}
+
+// gatedFile yields half its Reader, then waits for gate before the rest:
+// an upload whose client is slow, held open for as long as a test needs.
+type gatedFile struct {
+	io.Reader
+	gate    chan struct{}
+	started atomic.Bool
+	sent    int
+}
+
+func (f *gatedFile) Read(p []byte) (int, error) {
+	if f.sent >= 4<<10 {
+		f.started.Store(true)
+		<-f.gate
+	}
+	n, err := f.Reader.Read(p[:min(len(p), 1<<10)])
+	f.sent += n
+	return n, err
+}
+
+// TestUploadRetriedAfterCutOff: an upload whose body broke off stored
+// nothing, so its Idempotency-Key is released: the client's retry with the
+// same key and the whole file runs and is stored, not answered with the
+// first attempt's error.
+func TestUploadRetriedAfterCutOff(t *testing.T) {
+	e := startStacker(t, nil)
+	before := len(e.Store.DocumentsByCase(42))
+	h := http.Header{"Idempotency-Key": {"upload-cut-1"}}
+	u := upload{query: uploadDocument, vars: uploadVars("42", "Retried"), filename: "r.pdf", contentType: "application/pdf", header: h}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cut := u
+	cut.file, cut.size = &stallingFile{Reader: newPatternFile(64 << 10), stalled: make(chan struct{}), gone: ctx.Done()}, -1
+	go func() {
+		<-cut.file.(*stallingFile).stalled
+		cancel()
+	}()
+	if _, err := e.HTTP.Do(cut.request(t, e.URL).WithContext(ctx)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cut-off attempt: %v", err)
+	}
+	testsync.WaitFor(t, "the cut-off attempt to end", func() bool {
+		return strings.Contains(e.Logs.String(), "UPLOAD_INCOMPLETE")
+	})
+
+	whole := u
+	whole.file, whole.size = newPatternFile(64<<10), 64<<10
+	r := e.upload(t, whole)
+	if r.data.UploadDocument == nil || r.data.UploadDocument.Document == nil || r.data.UploadDocument.Document.SizeBytes != 64<<10 {
+		t.Fatalf("the retry: status %d: %s", r.status, r.raw)
+	}
+	if n := len(e.Store.DocumentsByCase(42)) - before; n != 1 {
+		t.Errorf("case 42 gained %d documents, want 1", n)
+	}
+}
+
+// TestMultipartWithoutFileKeepsQueryTimeout: only a request that streams a
+// file gets the upload timeout; a mutation sent as multipart with no file
+// is bounded by STACKER_OPERATION_TIMEOUT like any other.
+func TestMultipartWithoutFileKeepsQueryTimeout(t *testing.T) {
+	e := startStacker(t, map[string]string{"STACKER_OPERATION_TIMEOUT": "300ms", "STACKER_UPLOAD_TIMEOUT": "1m"})
+	e.Inject.Set("appointments", demo.Faults{Latency: 3 * time.Second})
+	defer e.Inject.Set("appointments", demo.Faults{})
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("operations", `{"query":"mutation { cancelAppointment(input: {id: 1}) { appointment { id } } }"}`)
+	mw.WriteField("map", `{}`)
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.URL, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Apollo-Require-Preflight", "true")
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(raw), `"code":"UPSTREAM_TIMEOUT"`) {
+		t.Errorf("status %d: %s", resp.StatusCode, raw)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -55,6 +56,15 @@ type Options struct {
 	// MaxUploadBytes caps the file of a multipart upload (see upload.go);
 	// 0 refuses multipart requests (415).
 	MaxUploadBytes int64
+	// MaxUploads is how many uploads may stream at once (default 16); one
+	// more is refused with 503 and Retry-After. Uploads take no slot of
+	// the documents service's bulkhead, which quick reads need.
+	MaxUploads int
+	// UploadTimeout, when set, replaces the connection's deadlines once a
+	// request's file part is reached: its body may take UploadTimeout to
+	// arrive and its answer WriteTimeout more to be written. Before that a
+	// multipart request has a query's deadlines, like any other.
+	UploadTimeout, WriteTimeout time.Duration
 }
 
 // Transport serves GraphQL over HTTP GET and POST. It claims every request
@@ -62,8 +72,9 @@ type Options struct {
 // types get the specification's status codes rather than gqlgen's generic
 // "transport not supported".
 type Transport struct {
-	opts Options
-	bufs sync.Pool
+	opts    Options
+	bufs    sync.Pool
+	uploads chan struct{} // a slot per upload streaming now
 }
 
 var _ graphql.Transport = (*Transport)(nil)
@@ -73,7 +84,10 @@ func New(o Options) *Transport {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
-	return &Transport{opts: o, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+	if o.MaxUploads <= 0 {
+		o.MaxUploads = 16
+	}
+	return &Transport{opts: o, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}, uploads: make(chan struct{}, o.MaxUploads)}
 }
 
 // Supports claims everything but WebSocket upgrades and Server-Sent Events

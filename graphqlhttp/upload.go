@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -41,6 +42,8 @@ import (
 // Codes of the upload errors, in extensions.code.
 const (
 	CodeUploadIncomplete = "UPLOAD_INCOMPLETE"
+	// CodeTooManyUploads: MaxUploads files are streaming already (503).
+	CodeTooManyUploads = "TOO_MANY_UPLOADS"
 )
 
 // The upload errors a resolver may get from reading the file (possibly
@@ -52,6 +55,9 @@ var (
 	// ErrUploadIncomplete: the request body broke off inside the file
 	// (the client went away, or the multipart body is truncated).
 	ErrUploadIncomplete = &UploadError{Code: CodeUploadIncomplete, Msg: "the file was cut short: the request body ended before the file did"}
+	// ErrUploadTimedOut: the file did not arrive within the upload timeout.
+	// The same code as a cut-off file: the client may send it again.
+	ErrUploadTimedOut = &UploadError{Code: CodeUploadIncomplete, Msg: "the file did not arrive in time: the upload took longer than the gateway allows (STACKER_UPLOAD_TIMEOUT)"}
 	// ErrUploadConsumed: the file was read again after its end, or after
 	// the operation finished.
 	ErrUploadConsumed = &UploadError{Code: CodeBadRequest, Msg: "the file has already been read: an upload is streamed and can be read once"}
@@ -93,10 +99,10 @@ func (t *Transport) multipartPost(w http.ResponseWriter, r *http.Request, exec g
 	// operations and map share the JSON body limit: together they are the
 	// request a JSON POST would have sent.
 	budget := t.opts.MaxBodyBytes
-	ops, status, msg := readField(mr, "operations", &budget)
+	ops, status, msg := readField(mr, "operations", &budget, t.opts.MaxBodyBytes)
 	var m []byte
 	if msg == "" {
-		m, status, msg = readField(mr, "map", &budget)
+		m, status, msg = readField(mr, "map", &budget, t.opts.MaxBodyBytes)
 	}
 	if msg != "" {
 		drain(w, body)
@@ -123,6 +129,26 @@ func (t *Transport) multipartPost(w http.ResponseWriter, r *http.Request, exec g
 				fmt.Sprintf("the map names the file part %q, but the part after map is %q: file parts follow map, in the map's order", clip(key), clip(part.FormName())))
 			return
 		}
+		select {
+		case t.uploads <- struct{}{}:
+			defer func() { <-t.uploads }()
+		default:
+			// The file is not read: the connection closes rather than
+			// take the whole of it in.
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", "5")
+			t.fail(w, media, http.StatusServiceUnavailable, CodeTooManyUploads,
+				fmt.Sprintf("%d uploads are already streaming through this gateway; retry in a few seconds", cap(t.uploads)))
+			return
+		}
+		if t.opts.UploadTimeout > 0 {
+			// The file arrives while the operation runs: both get an
+			// upload's time, from here (see Options.UploadTimeout).
+			rc := http.NewResponseController(w)
+			now := time.Now()
+			_ = rc.SetReadDeadline(now.Add(t.opts.UploadTimeout))
+			_ = rc.SetWriteDeadline(now.Add(t.opts.UploadTimeout + t.opts.WriteTimeout))
+		}
 		file = &uploadFile{part: part, limit: t.opts.MaxUploadBytes}
 		setPath(params.Variables, path, graphql.Upload{
 			File:        file,
@@ -132,7 +158,7 @@ func (t *Transport) multipartPost(w http.ResponseWriter, r *http.Request, exec g
 		})
 	}
 	params.Headers = r.Header
-	resp, status := t.runUpload(r, exec, media, params)
+	resp, status := t.runUpload(r, exec, media, params, file != nil)
 	if file != nil {
 		file.finish()
 	}
@@ -147,8 +173,11 @@ func (t *Transport) tooLarge() string {
 
 // runUpload executes the operation of a multipart request: a mutation
 // only, its deferred fragments inlined (the answer is never streamed).
-func (t *Transport) runUpload(r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams) (*graphql.Response, int) {
-	ctx := context.WithValue(r.Context(), uploadingKey{}, true)
+func (t *Transport) runUpload(r *http.Request, exec graphql.GraphExecutor, media string, params *graphql.RawParams, withFile bool) (*graphql.Response, int) {
+	ctx := r.Context()
+	if withFile {
+		ctx = context.WithValue(ctx, uploadingKey{}, true)
+	}
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		return exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), requestErrorStatus(media, errs)
@@ -176,17 +205,6 @@ func Uploading(ctx context.Context) bool {
 	return v
 }
 
-// IsUpload reports whether r is a file upload, a multipart POST, whose
-// body takes an upload's time to arrive. It does not check the request is
-// well formed: the transport does.
-func IsUpload(r *http.Request) bool {
-	if r.Method != http.MethodPost {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mt == "multipart/form-data"
-}
-
 func codeFor(status int) string {
 	if status == http.StatusRequestEntityTooLarge {
 		return CodeRequestTooLarge
@@ -195,8 +213,9 @@ func codeFor(status int) string {
 }
 
 // readField reads the next part, which must be the form field name, within
-// *budget bytes, and takes what it read from the budget.
-func readField(mr *multipart.Reader, name string, budget *int64) ([]byte, int, string) {
+// *budget bytes (what is left of limit), and takes what it read from the
+// budget.
+func readField(mr *multipart.Reader, name string, budget *int64, limit int64) ([]byte, int, string) {
 	part, err := mr.NextPart()
 	if err != nil {
 		return nil, partStatus(err), partError(err, "the "+name+" part")
@@ -209,7 +228,7 @@ func readField(mr *multipart.Reader, name string, budget *int64) ([]byte, int, s
 		return nil, partStatus(err), partError(err, "the "+name+" part")
 	}
 	if int64(len(data)) > *budget {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("the operations and map parts exceed %d bytes", *budget+int64(len(data))-1)
+		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("the operations and map parts exceed %d bytes", limit)
 	}
 	*budget -= int64(len(data))
 	return data, 0, ""
@@ -435,11 +454,20 @@ func (f *uploadFile) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		f.err = ErrUploadConsumed // the next read is a second use
 		return n, io.EOF
+	case isTimeout(err):
+		f.err = ErrUploadTimedOut
+		return n, f.err
 	case err != nil:
 		f.err = ErrUploadIncomplete
 		return n, f.err
 	}
 	return n, nil
+}
+
+// isTimeout reports whether err is the connection's read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (f *uploadFile) Seek(offset int64, whence int) (int64, error) {

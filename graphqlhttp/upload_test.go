@@ -1,6 +1,7 @@
 package graphqlhttp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,6 +9,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/testserver"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // part is one part of a hand-made multipart body.
@@ -215,7 +220,13 @@ func FuzzMultipartRequest(f *testing.F) {
 	for _, s := range seeds {
 		f.Add("B", s)
 	}
-	h := newTestHandler(&testing.T{}, Options{MaxBodyBytes: 4096, MaxUploadBytes: 8192})
+	// The operation reads every file it is given, twice, as a resolver
+	// streaming it onward would (and a buggy one might), so the file's
+	// reader, its limit and what follows it are fuzzed too.
+	srv := testserver.New()
+	srv.AddTransport(New(Options{MaxBodyBytes: 4096, MaxUploadBytes: 8192}))
+	srv.Use(uploadReader{})
+	var h http.Handler = srv
 	f.Fuzz(func(t *testing.T, boundary, body string) {
 		req := httptest.NewRequest("POST", "/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "multipart/form-data; boundary=\""+strings.ReplaceAll(boundary, `"`, "")+"\"")
@@ -235,4 +246,32 @@ func FuzzMultipartRequest(f *testing.F) {
 			t.Fatalf("a %d without errors: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// uploadReader reads the uploads of every request before the operation is
+// validated (which would drop variables the test schema does not declare).
+type uploadReader struct{}
+
+func (uploadReader) ExtensionName() string                   { return "uploadReader" }
+func (uploadReader) Validate(graphql.ExecutableSchema) error { return nil }
+func (uploadReader) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	readUploads(p.Variables)
+	return nil
+}
+
+// readUploads reads each graphql.Upload in v to its end, and once more.
+func readUploads(v any) {
+	switch v := v.(type) {
+	case graphql.Upload:
+		io.Copy(io.Discard, v.File)
+		io.Copy(io.Discard, v.File)
+	case map[string]any:
+		for _, x := range v {
+			readUploads(x)
+		}
+	case []any:
+		for _, x := range v {
+			readUploads(x)
+		}
+	}
 }

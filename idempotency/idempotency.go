@@ -61,6 +61,11 @@ type Options struct {
 	// to finish (the operation timeout) before answering
 	// IDEMPOTENCY_KEY_IN_PROGRESS.
 	Wait time.Duration
+	// Longer, when set, reports a request that may run longer than an
+	// operation (a file upload): it waits LongWait and holds its key for
+	// LongLease instead.
+	Longer              func(context.Context) bool
+	LongWait, LongLease time.Duration
 	// Transient reports a response not worth keeping (a service was down
 	// or too slow): its key is released and a retry runs again.
 	Transient func(*graphql.Response) bool
@@ -174,9 +179,13 @@ var errInProgress = errors.New("in progress")
 // while another request holds it; the wait ends early on a different
 // fingerprint (nothing to wait for).
 func (x *Extension) claim(ctx context.Context, key, fp string) (*Record, error) {
-	deadline := time.Now().Add(x.opts.Wait)
+	wait, lease := x.opts.Wait, x.opts.Lease
+	if x.opts.Longer != nil && x.opts.Longer(ctx) {
+		wait, lease = max(wait, x.opts.LongWait), max(lease, x.opts.LongLease)
+	}
+	deadline := time.Now().Add(wait)
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
-		rec, err := x.opts.Store.Claim(ctx, key, fp, x.opts.Lease)
+		rec, err := x.opts.Store.Claim(ctx, key, fp, lease)
 		if err != nil || rec == nil || rec.Done || rec.Fingerprint != fp {
 			return rec, err
 		}

@@ -516,7 +516,9 @@ func comparePaths(a, b ast.Path) int {
 func Transient(resp *graphql.Response) bool {
 	for _, e := range resp.Errors {
 		switch e.Extensions["code"] {
-		case CodeUpstreamUnavailable, CodeRateLimited, CodeUpstreamOverloaded, CodeInternal:
+		case CodeUpstreamUnavailable, CodeRateLimited, CodeUpstreamOverloaded, CodeInternal,
+			// The client's upload broke off: it will send the file again.
+			graphqlhttp.CodeUploadIncomplete:
 			return true
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
@@ -169,15 +170,38 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 type streamedKey struct{}
 
+// source is the body of a streamed call (SendStream), which remembers
+// whether reading it failed: then the call failed because of the client
+// sending it, not of the service.
+type source struct {
+	r      io.Reader
+	failed atomic.Bool
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.failed.Store(true)
+	}
+	return n, err
+}
+
 // withStreamed marks ctx as that of a call whose body streams in from the
 // client (SendStream).
-func withStreamed(ctx context.Context) context.Context {
-	return context.WithValue(ctx, streamedKey{}, true)
+func withStreamed(ctx context.Context, src *source) context.Context {
+	return context.WithValue(ctx, streamedKey{}, src)
 }
 
 func streamed(ctx context.Context) bool {
-	v, _ := ctx.Value(streamedKey{}).(bool)
-	return v
+	_, ok := ctx.Value(streamedKey{}).(*source)
+	return ok
+}
+
+// sourceFailed reports whether ctx is that of a streamed call whose body
+// failed to read.
+func sourceFailed(ctx context.Context) bool {
+	src, ok := ctx.Value(streamedKey{}).(*source)
+	return ok && src.failed.Load()
 }
 
 // afterWritten is the context of an attempt whose body streams in from

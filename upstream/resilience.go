@@ -169,8 +169,13 @@ func (s *Service) GuardStats() GuardStats {
 }
 
 // run runs call under the guard: a bulkhead slot, then the breaker.
+//
+// A streamed call (an upload) takes no slot: it lasts as long as its client
+// takes to send the file, minutes on a slow link, and a few such would
+// hold every slot the service's quick reads need. The gateway caps uploads
+// in flight itself (graphqlhttp's MaxUploads).
 func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call func(context.Context) error) error {
-	if g.slots != nil {
+	if g.slots != nil && !streamed(ctx) {
 		select {
 		case g.slots <- struct{}{}:
 			defer func() { <-g.slots }()
@@ -198,7 +203,10 @@ func (g *guard) run(ctx context.Context, s *Service, method, rawURL string, call
 	var callErr error
 	_, err := g.breaker.Execute(func() (struct{}, error) {
 		callErr = call(withBudget(ctx, g))
-		if callErr != nil && ctx.Err() != nil {
+		// A call that failed because its caller gave up, or because its
+		// streamed body did (a client over the limit or gone), says
+		// nothing about the service.
+		if callErr != nil && (ctx.Err() != nil || sourceFailed(ctx)) {
 			return struct{}{}, fmt.Errorf("%w: %w", errCallerGone, callErr)
 		}
 		return struct{}{}, callErr

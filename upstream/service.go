@@ -147,7 +147,8 @@ func (s *Service) SendStream(ctx context.Context, method, path, contentType stri
 	if method == http.MethodGet || method == http.MethodHead || body == nil {
 		return fmt.Errorf("upstream %s: %s %s: a streamed body needs a write method and a body", s.name, method, path)
 	}
-	return s.do(withStreamed(ctx), method, s.base+path, request{path: path}, &payload{r: body, contentType: contentType}, out)
+	src := &source{r: body}
+	return s.do(withStreamed(ctx, src), method, s.base+path, request{path: path}, &payload{r: src, contentType: contentType}, out)
 }
 
 // payload is a request's body and its content type.
