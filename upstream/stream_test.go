@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stacker/stacker/internal/testsync"
 )
 
 // observed records the calls an Observer sees.
@@ -142,4 +144,58 @@ func (r *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(r.gap)
 	r.chunks--
 	return copy(p, make([]byte, min(len(p), 1024))), nil
+}
+
+// TestSendStreamSparesTheGuard: a streamed call whose body fails (its
+// client's fault) does not count against the breaker, and a streamed call
+// in flight holds no bulkhead slot.
+func TestSendStreamSparesTheGuard(t *testing.T) {
+	t.Run("body failures do not trip the breaker", func(t *testing.T) {
+		f := newFake(t, step{status: 201, body: `{}`})
+		s := newGuardedService(t, f, testOptions(), Policy{BreakerFailures: 1, BreakerOpenFor: time.Minute})
+		for range 3 {
+			body := io.MultiReader(strings.NewReader("x"), &failing{err: errors.New("over the limit")})
+			if err := s.SendStream(context.Background(), http.MethodPost, "/documents", "application/pdf", body, nil); err == nil {
+				t.Fatal("a failing body was sent whole")
+			}
+		}
+		if st := s.BreakerState(); st != "closed" {
+			t.Fatalf("breaker %s after failing bodies", st)
+		}
+	})
+	t.Run("a stream holds no bulkhead slot", func(t *testing.T) {
+		f := newFake(t, step{status: 201, body: `{}`})
+		s := newGuardedService(t, f, testOptions(), Policy{MaxInFlight: 1})
+		gate := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.SendStream(context.Background(), http.MethodPost, "/documents", "application/pdf", &gatedReader{gate: gate}, nil)
+		}()
+		testsync.WaitFor(t, "the stream to be in flight", func() bool { return s.GuardStats().InFlight == 1 })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Get(ctx, "/doctors", nil, nil); err != nil {
+			t.Errorf("a read beside the stream: %v", err)
+		}
+		close(gate)
+		if err := <-done; err != nil {
+			t.Errorf("the stream: %v", err)
+		}
+	})
+}
+
+// gatedReader yields one byte, then waits for gate before its end.
+type gatedReader struct {
+	gate chan struct{}
+	sent bool
+}
+
+func (r *gatedReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		p[0] = 'x'
+		return 1, nil
+	}
+	<-r.gate
+	return 0, io.EOF
 }
