@@ -92,11 +92,12 @@ type Server struct {
 	// from the second.
 	ReadTimeout  time.Duration `env:"STACKER_READ_TIMEOUT" default:"15s"`
 	WriteTimeout time.Duration `env:"STACKER_WRITE_TIMEOUT" default:"10s"`
-	// UploadTimeout takes the place of ReadTimeout, OperationTimeout and
-	// the documents service's attempt timeout for a file upload (a
-	// multipart request): the file streams through all three at once, and
-	// 50 MiB over a clinic's 10 Mbit/s uplink takes 40 s, which the
-	// defaults for queries would cut off.
+	// UploadTimeout is how long the file of an upload (a multipart
+	// request) may take to arrive, in place of ReadTimeout; its operation
+	// gets it on top of OperationTimeout, and the documents service's
+	// attempt timeout starts once the file has been sent. The file streams
+	// through all three at once, and 50 MiB over a clinic's 10 Mbit/s
+	// uplink takes 40 s, which the deadlines of queries would cut off.
 	UploadTimeout time.Duration `env:"STACKER_UPLOAD_TIMEOUT" default:"5m"`
 	// ShutdownDelay is how long, after SIGINT or SIGTERM, the gateway goes
 	// on serving with /readyz answering 503 before it stops accepting

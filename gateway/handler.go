@@ -47,7 +47,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 	// transports: graphql-transport-ws (and the legacy graphql-ws) over
 	// WebSocket, and GraphQL over Server-Sent Events.
 	srv.AddTransport(graphqlhttp.New(graphqlhttp.Options{MaxBodyBytes: int64(cfg.MaxBodyBytes), MaxBatch: cfg.BatchMax, MaxUploadBytes: int64(cfg.MaxUploadBytes),
-		MaxUploads: cfg.MaxUploads, UploadTimeout: cfg.UploadTimeout, WriteTimeout: cfg.WriteTimeout,
+		MaxUploads: cfg.MaxUploads, UploadTimeout: cfg.UploadTimeout, OperationTimeout: cfg.OperationTimeout, WriteTimeout: cfg.WriteTimeout,
 	}))
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(newWebsocketTransport(res, websocketOrigins(cfg), 10*time.Second, authn))
@@ -105,7 +105,7 @@ func newGraphQLHandler(res *resolvers.Resolver, cfg config.Config, apq graphql.C
 		// upload, than the upload timeout): a concurrent one waits that
 		// long; a crashed replica's claim frees itself after twice that.
 		Wait: cfg.OperationTimeout, Lease: 2 * cfg.OperationTimeout,
-		Longer: graphqlhttp.Uploading, LongWait: cfg.UploadTimeout, LongLease: 2 * cfg.UploadTimeout,
+		Longer: graphqlhttp.Uploading, LongWait: cfg.UploadTimeout + cfg.OperationTimeout, LongLease: 2 * (cfg.UploadTimeout + cfg.OperationTimeout),
 		Transient: resolvers.Transient, Log: log.With("component", "idempotency"),
 	}))
 	srv.AroundOperations(res.AroundOperations)

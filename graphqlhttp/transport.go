@@ -62,9 +62,10 @@ type Options struct {
 	MaxUploads int
 	// UploadTimeout, when set, replaces the connection's deadlines once a
 	// request's file part is reached: its body may take UploadTimeout to
-	// arrive and its answer WriteTimeout more to be written. Before that a
+	// arrive and its answer OperationTimeout and WriteTimeout more to be
+	// written (the operation runs on after the file has arrived). Before that a
 	// multipart request has a query's deadlines, like any other.
-	UploadTimeout, WriteTimeout time.Duration
+	UploadTimeout, OperationTimeout, WriteTimeout time.Duration
 }
 
 // Transport serves GraphQL over HTTP GET and POST. It claims every request

@@ -147,7 +147,7 @@ func (t *Transport) multipartPost(w http.ResponseWriter, r *http.Request, exec g
 			rc := http.NewResponseController(w)
 			now := time.Now()
 			_ = rc.SetReadDeadline(now.Add(t.opts.UploadTimeout))
-			_ = rc.SetWriteDeadline(now.Add(t.opts.UploadTimeout + t.opts.WriteTimeout))
+			_ = rc.SetWriteDeadline(now.Add(t.opts.UploadTimeout + t.opts.OperationTimeout + t.opts.WriteTimeout))
 		}
 		file = &uploadFile{part: part, limit: t.opts.MaxUploadBytes}
 		setPath(params.Variables, path, graphql.Upload{

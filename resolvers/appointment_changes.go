@@ -46,12 +46,7 @@ func (r *Resolver) rescheduleAppointment(ctx context.Context, in model.Reschedul
 // selection asks for below it.
 func (r *Resolver) prefetchChanged(ctx context.Context, row appointments.Appointment, payload string) *model.Appointment {
 	a := loaders.Appointment(row)
-	pl := newPlanner(ctx, r.loaders(ctx))
-	for _, f := range pl.collect(selections(ctx), payload) {
-		if f.Name == "appointment" {
-			pl.appointments(ctx, []*model.Appointment{a}, f.Selections)
-		}
-	}
+	prefetchPayload(ctx, r, payload, "appointment", r.rels.Appointment, a)
 	return a
 }
 

@@ -44,14 +44,8 @@ func (r *Resolver) updateCase(ctx context.Context, in model.UpdateCaseInput) (*m
 		return nil, fmt.Errorf("updating case %d: %w", in.ID, err)
 	}
 	c := loaders.Case(row)
-	l := r.loaders(ctx)
-	l.Cases.Prime(c.ID, c)
-	pl := newPlanner(ctx, l)
-	for _, f := range pl.collect(selections(ctx), "UpdateCasePayload") {
-		if f.Name == "case" {
-			pl.cases(ctx, []*model.Case{c}, f.Selections)
-		}
-	}
+	r.loaders(ctx).Cases.Prime(c.ID, c)
+	prefetchPayload(ctx, r, "UpdateCasePayload", "case", r.rels.Case, c)
 	return &model.UpdateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
 }
 
@@ -69,14 +63,8 @@ func (r *Resolver) createCase(ctx context.Context, in model.CreateCaseInput) (*m
 		return nil, fmt.Errorf("creating a case for patient %d: %w", in.PatientID, err)
 	}
 	c := loaders.Case(row)
-	l := r.loaders(ctx)
-	l.Cases.Prime(c.ID, c)
-	pl := newPlanner(ctx, l)
-	for _, f := range pl.collect(selections(ctx), "CreateCasePayload") {
-		if f.Name == "case" {
-			pl.cases(ctx, []*model.Case{c}, f.Selections)
-		}
-	}
+	r.loaders(ctx).Cases.Prime(c.ID, c)
+	prefetchPayload(ctx, r, "CreateCasePayload", "case", r.rels.Case, c)
 	return &model.CreateCasePayload{Case: c, UserErrors: []*model.UserError{}}, nil
 }
 
@@ -93,12 +81,7 @@ func (r *Resolver) scheduleAppointment(ctx context.Context, in model.ScheduleApp
 		return nil, fmt.Errorf("scheduling appointment for case %d: %w", in.CaseID, err)
 	}
 	a := loaders.Appointment(row)
-	pl := newPlanner(ctx, r.loaders(ctx))
-	for _, f := range pl.collect(selections(ctx), "ScheduleAppointmentPayload") {
-		if f.Name == "appointment" {
-			pl.appointments(ctx, []*model.Appointment{a}, f.Selections)
-		}
-	}
+	prefetchPayload(ctx, r, "ScheduleAppointmentPayload", "appointment", r.rels.Appointment, a)
 	return &model.ScheduleAppointmentPayload{Appointment: a, UserErrors: []*model.UserError{}}, nil
 }
 

@@ -48,11 +48,6 @@ func (r *Resolver) addCaseNote(ctx context.Context, in model.AddCaseNoteInput) (
 		return nil, fmt.Errorf("adding a note to case %d: %w", in.CaseID, err)
 	}
 	n := loaders.CaseNote(row)
-	pl := newPlanner(ctx, r.loaders(ctx))
-	for _, f := range pl.collect(selections(ctx), "AddCaseNotePayload") {
-		if f.Name == "note" {
-			walk(pl, ctx, r.rels.CaseNote, []*model.CaseNote{n}, f.Selections)
-		}
-	}
+	prefetchPayload(ctx, r, "AddCaseNotePayload", "note", r.rels.CaseNote, n)
 	return &model.AddCaseNotePayload{Note: n, UserErrors: []*model.UserError{}}, nil
 }

@@ -158,21 +158,24 @@ func (p *planner) caseConnection(ctx context.Context, cs []*model.Case, sel ast.
 	}
 }
 
+// prefetchPayload claims, in one call per service per level, what the
+// selection of a mutation's payload asks for below its field (the record
+// the mutation created or changed, v), before gqlgen resolves it.
+func prefetchPayload[T any](ctx context.Context, r *Resolver, payload, field string, o *object[T], v T) {
+	pl := newPlanner(ctx, r.loaders(ctx))
+	if pl.rels == nil {
+		return
+	}
+	for _, f := range pl.collect(selections(ctx), payload) {
+		if f.Name == field {
+			walk(pl, ctx, o, []T{v}, f.Selections)
+		}
+	}
+}
+
 func (p *planner) cases(ctx context.Context, cs []*model.Case, sel ast.SelectionSet) {
 	if p.rels != nil {
 		walk(p, ctx, p.rels.Case, cs, sel)
-	}
-}
-
-func (p *planner) appointments(ctx context.Context, as []*model.Appointment, sel ast.SelectionSet) {
-	if p.rels != nil {
-		walk(p, ctx, p.rels.Appointment, as, sel)
-	}
-}
-
-func (p *planner) documents(ctx context.Context, ds []*model.Document, sel ast.SelectionSet) {
-	if p.rels != nil {
-		walk(p, ctx, p.rels.Document, ds, sel)
 	}
 }
 

@@ -41,8 +41,10 @@ type Deps struct {
 	// OperationTimeout is the deadline of every query and mutation (not of
 	// subscriptions); 0 means none.
 	OperationTimeout time.Duration
-	// UploadTimeout is the deadline of an operation that streams a file
-	// upload (graphqlhttp.Uploading); 0 means OperationTimeout.
+	// UploadTimeout is how long the file of an operation that streams one
+	// (graphqlhttp.Uploading) may take to arrive; the operation gets that
+	// and OperationTimeout, so a file too slow fails as such (the
+	// connection's read deadline) before the operation's deadline does.
 	UploadTimeout time.Duration
 	// Events is the bus subscriptions read; nil means no subscriptions.
 	Events events.Bus
@@ -161,7 +163,7 @@ func (r *Resolver) AroundOperations(ctx context.Context, next graphql.OperationH
 	end := func() {}
 	timeout := r.opTimeout
 	if graphqlhttp.Uploading(ctx) && r.uploadTimeout > 0 {
-		timeout = r.uploadTimeout
+		timeout += r.uploadTimeout
 	}
 	if timeout > 0 {
 		ctx, end = context.WithTimeoutCause(ctx, timeout, ErrOperationTimeout)

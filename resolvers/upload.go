@@ -45,12 +45,7 @@ func (r *Resolver) uploadDocument(ctx context.Context, in model.UploadDocumentIn
 		return nil, fmt.Errorf("uploading a document to case %d: %w", in.CaseID, err)
 	}
 	d := loaders.Document(row)
-	pl := newPlanner(ctx, r.loaders(ctx))
-	for _, f := range pl.collect(selections(ctx), "UploadDocumentPayload") {
-		if f.Name == "document" {
-			pl.documents(ctx, []*model.Document{d}, f.Selections)
-		}
-	}
+	prefetchPayload(ctx, r, "UploadDocumentPayload", "document", r.rels.Document, d)
 	return &model.UploadDocumentPayload{Document: d, UserErrors: []*model.UserError{}}, nil
 }
 
