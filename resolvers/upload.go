@@ -2,10 +2,7 @@ package resolvers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"sync"
 
 	"github.com/stacker/stacker/graph/model"
 	"github.com/stacker/stacker/loaders"
@@ -24,54 +21,21 @@ func (r *Resolver) uploadDocument(ctx context.Context, in model.UploadDocumentIn
 	if in.File.File == nil {
 		return nil, badInput("input.file must be a file part of a multipart request")
 	}
-	file := &readOutcome{r: in.File.File}
 	row, err := r.clients.Documents.Upload(ctx, documents.UploadParams{
 		CaseID:      int64(in.CaseID),
 		Kind:        model.EnumToUpstream(in.Kind),
 		Title:       in.Title,
 		Filename:    in.File.Filename,
 		ContentType: in.File.ContentType,
-		File:        file,
+		File:        in.File.File,
 	})
 	if ue, ok := userErrors(err); ok {
 		return &model.UploadDocumentPayload{UserErrors: ue}, nil
 	}
 	if err != nil {
-		if ferr := file.err(); ferr != nil {
-			// How net/http reports a body that failed to read varies with
-			// the moment it failed; the reader's own error does not.
-			err = fmt.Errorf("%w (%w)", ferr, err)
-		}
 		return nil, fmt.Errorf("uploading a document to case %d: %w", in.CaseID, err)
 	}
 	d := loaders.Document(row)
 	prefetchPayload(ctx, r, "UploadDocumentPayload", "document", r.rels.Document, d)
 	return &model.UploadDocumentPayload{Document: d, UserErrors: []*model.UserError{}}, nil
-}
-
-// readOutcome remembers the first error reading the file failed with. The
-// HTTP client reads it from a goroutine of its own, which may outlive the
-// call, hence the lock.
-type readOutcome struct {
-	r     io.Reader
-	mu    sync.Mutex
-	first error
-}
-
-func (o *readOutcome) Read(p []byte) (int, error) {
-	n, err := o.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		o.mu.Lock()
-		if o.first == nil {
-			o.first = err
-		}
-		o.mu.Unlock()
-	}
-	return n, err
-}
-
-func (o *readOutcome) err() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.first
 }

@@ -25,7 +25,6 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
@@ -170,20 +169,33 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 type streamedKey struct{}
 
-// source is the body of a streamed call (SendStream), which remembers
-// whether reading it failed: then the call failed because of the client
-// sending it, not of the service.
+// source is the body of a streamed call (SendStream), which remembers the
+// first error reading it failed with: then the call failed because of the
+// client sending it, not of the service. net/http reads it from a
+// goroutine of its own, which may outlive the call, hence the lock.
 type source struct {
-	r      io.Reader
-	failed atomic.Bool
+	r     io.Reader
+	mu    sync.Mutex
+	first error
 }
 
 func (s *source) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if err != nil && err != io.EOF {
-		s.failed.Store(true)
+		s.mu.Lock()
+		if s.first == nil {
+			s.first = err
+		}
+		s.mu.Unlock()
 	}
 	return n, err
+}
+
+// err is the first error reading the body failed with, if any.
+func (s *source) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
 }
 
 // withStreamed marks ctx as that of a call whose body streams in from the
@@ -201,7 +213,7 @@ func streamed(ctx context.Context) bool {
 // failed to read.
 func sourceFailed(ctx context.Context) bool {
 	src, ok := ctx.Value(streamedKey{}).(*source)
-	return ok && src.failed.Load()
+	return ok && src.err() != nil
 }
 
 // afterWritten is the context of an attempt whose body streams in from

@@ -148,7 +148,13 @@ func (s *Service) SendStream(ctx context.Context, method, path, contentType stri
 		return fmt.Errorf("upstream %s: %s %s: a streamed body needs a write method and a body", s.name, method, path)
 	}
 	src := &source{r: body}
-	return s.do(withStreamed(ctx, src), method, s.base+path, request{path: path}, &payload{r: src, contentType: contentType}, out)
+	err := s.do(withStreamed(ctx, src), method, s.base+path, request{path: path}, &payload{r: src, contentType: contentType}, out)
+	if rerr := src.err(); err != nil && rerr != nil && !errors.Is(err, rerr) {
+		// How net/http reports a body that failed to read varies with the
+		// moment it failed; the reader's own error does not.
+		err = fmt.Errorf("%w (%w)", rerr, err)
+	}
+	return err
 }
 
 // payload is a request's body and its content type.
